@@ -37,6 +37,7 @@ class Batch:
     label_mask: dict[str, torch.Tensor]  # name -> (G,) bool
     keys: list[str] = field(default_factory=list)
     groups: list[str] = field(default_factory=list)  # conformers of one molecule share a group
+    info: dict = field(default_factory=dict)  # loader bookkeeping, e.g. corrupt samples skipped
 
     @property
     def num_graphs(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
@@ -42,20 +43,26 @@ class TaskSpec:
     def summary(self, num_entries: int | None = None) -> dict:
         d = asdict(self)
         d["sources"] = [asdict(s) for s in self.sources]
-        d["sanity"] = list(self.sanity)
+        d["sanity"] = [x if math.isfinite(x) else None for x in self.sanity]  # JSON has no infinity
         d["num_entries"] = num_entries
         return d
 
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """A set of records from one or more sources, read by `read` (which yields Records)."""
+    """Records from one or more sources.
+
+    `entries(limit)` gives one row per entry (a DataFrame with unique `key`, a `group`
+    and the split columns `split_random` / `split_ood`); `to_records(row, options)` turns
+    a row into records (several for a molecule with K conformers) or raises RecordError.
+    """
 
     name: str
     input: str
     kind: str
     theory: str  # level of theory, or "experimental"
     sources: tuple[Source, ...]
-    tasks: tuple[TaskSpec, ...] = ()
+    tasks: tuple[TaskSpec, ...]
+    entries: Callable = field(compare=False, repr=False)
+    to_records: Callable = field(compare=False, repr=False)
     description: str = ""
-    read: Callable | None = field(default=None, compare=False, repr=False)

@@ -13,6 +13,8 @@ import re
 import numpy as np
 import pandas as pd
 
+from mpa_dist.data.catalog.spec import DatasetSpec, Source, TaskSpec
+from mpa_dist.data.catalog.splits import assign_computed_splits
 from mpa_dist.data.offline import package_file
 from mpa_dist.data.record import Label, Record, RecordError
 from mpa_dist.units import BOHR3_A3, BOHR_A, HARTREE_EV
@@ -75,3 +77,24 @@ def to_records(row: dict) -> list[Record]:
     return [Record(key=key, input="molecule", numbers=[SYMBOLS[s] for s in elements], positions=pos,
                    source="qm9", theory=THEORY, labels=labels, group=row["group"],
                    meta={"smiles": row["SMILES"]})]
+
+
+SOURCE = Source("QM9 (Ramakrishnan et al. 2014) via qm9pack 1.0.3", "CC0 (data); MIT (qm9pack)",
+                "doi:10.1038/sdata.2014.22")
+_READOUT = {"dipole": "vector", "polarizability": "sum", "homo": "attention", "lumo": "attention",
+            "gap": "attention", "r2": "sum", "zpve": "sum", "u0": "energy", "u298": "sum", "h298": "sum",
+            "g298": "sum", "cv": "sum"}
+TASKS = tuple(
+    TaskSpec(name=f"qm9_{name}", property=f"{name} ({THEORY})", unit=unit, input="molecule", kind="computed",
+             dataset="qm9", label=name, sources=(SOURCE,), readout=_READOUT[name], split="random",
+             description=f"QM9 {col}")
+    for name, (col, _, unit) in SCALARS.items()
+) + (TaskSpec(name="qm9_polarizability_tensor", property=f"polarizability tensor ({THEORY})", unit="A^3",
+              input="molecule", kind="computed", dataset="qm9", label="polarizability_tensor", sources=(SOURCE,),
+              readout="tensor", split="random", description="QM9 static polarizability tensor"),)
+
+DATASETS = [DatasetSpec(
+    name="qm9", input="molecule", kind="computed", theory=THEORY, sources=(SOURCE,), tasks=TASKS,
+    entries=lambda limit=None: assign_computed_splits(entries(limit), "qm9"),
+    to_records=lambda row, options=None: to_records(row),
+    description="130,831 small organic molecules (C, H, O, N, F) with equilibrium geometries")]

@@ -1,0 +1,143 @@
+"""The catalogue: every dataset and task the project can train on, built from offline packages.
+
+Experimental task tables are curated once (canonical keys, repeats merged, splits
+assigned) and cached as parquet under $MPA_CACHE/catalog, keyed by a hash of the code
+that builds them, so a change of a builder or of the curation rebuilds them.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib
+import inspect
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mpa_dist.data.catalog import curate as curate_mod
+from mpa_dist.data.catalog import splits as splits_mod
+from mpa_dist.data.catalog.spec import DatasetSpec, TaskSpec
+from mpa_dist.data.offline import cache_dir
+from mpa_dist.data.readers.formula import composition_record
+from mpa_dist.data.readers.smiles import ConformerCache, molecule_records
+from mpa_dist.data.record import EXPERIMENTAL as EXPERIMENTAL_THEORY
+from mpa_dist.data.record import Label, Record
+
+# Modules that define TABLES = [(TaskSpec, builder), ...] of experimental tasks.
+EXPERIMENTAL_MODULES = ("mpa_dist.data.catalog.molecules_expt", "mpa_dist.data.catalog.inorganic_expt")
+# Modules of first-principles datasets; each defines DATASETS = [DatasetSpec, ...].
+COMPUTED_MODULES = ("mpa_dist.data.sources.qm9", "mpa_dist.data.sources.periodic_sets",
+                    "mpa_dist.data.sources.composition_dft")
+
+
+@dataclass
+class RecordOptions:
+    conformers: int = 1  # K conformers per molecule given as SMILES
+    seed: int = 0
+    cache: ConformerCache | None = None
+
+
+def _code_hash(*objs) -> str:
+    h = hashlib.sha256()
+    for o in objs:
+        h.update(Path(inspect.getsourcefile(o)).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _cache_paths(name: str) -> tuple[Path, Path, Path]:
+    d = cache_dir() / "catalog"
+    d.mkdir(parents=True, exist_ok=True)
+    return d / f"{name}.parquet", d / f"{name}.rejects.jsonl", d / f"{name}.version"
+
+
+def build_task_table(spec: TaskSpec, builder, force: bool = False) -> pd.DataFrame:
+    """Curated entries of one experimental task (cached). Rejects go to <name>.rejects.jsonl."""
+    table, rej_path, ver_path = _cache_paths(spec.name)
+    version = _code_hash(builder, curate_mod, splits_mod) + hashlib.sha256(repr(spec).encode()).hexdigest()[:8]
+    if not force and table.exists() and ver_path.exists() and ver_path.read_text() == version:
+        return pd.read_parquet(table)
+    raw, rejects = builder()
+    entries, cur_rej = curate_mod.curate(spec, raw)
+    entries = splits_mod.assign_splits(entries, spec.property, spec.input)
+    entries, est_rej = splits_mod.drop_estimated_held_out(entries)
+    entries.insert(0, "key", [f"{spec.name}/{hashlib.sha1(g.encode()).hexdigest()[:12]}" for g in entries["group"]])
+    all_rej = pd.concat([rejects, cur_rej, est_rej], ignore_index=True)
+    entries.to_parquet(table.with_suffix(".tmp"))
+    table.with_suffix(".tmp").replace(table)
+    with open(rej_path, "w") as f:
+        for r in all_rej.itertuples(index=False):
+            f.write(json.dumps({"ref": str(r.ref), "reason": r.reason}) + "\n")
+    ver_path.write_text(version)
+    return entries
+
+
+def _experimental_records(spec: TaskSpec, row: dict, opt: RecordOptions) -> list[Record]:
+    labels = {spec.label: Label(np.float64(row["value"]), spec.unit)}
+    cond = {"temperature_K": float(row["temperature_K"])} if row.get("temperature_K") == row.get("temperature_K") \
+        and row.get("temperature_K") is not None else {}
+    meta = {"sources": row["sources"]}
+    if spec.input == "molecule":
+        return molecule_records(row["key"], row["smiles"], spec.dataset, EXPERIMENTAL_THEORY, labels,
+                                k=opt.conformers, seed=opt.seed, cache=opt.cache, conditions=cond,
+                                group=row["group"], meta=meta)
+    return [composition_record(row["key"], row["formula"], spec.dataset, EXPERIMENTAL_THEORY, labels, cond,
+                               meta=meta)]
+
+
+def _experimental_dataset(spec: TaskSpec, builder) -> DatasetSpec:
+    def entries(limit=None):
+        t = build_task_table(spec, builder)
+        return t.head(limit) if limit else t
+
+    return DatasetSpec(name=spec.name, input=spec.input, kind="experimental", theory=EXPERIMENTAL_THEORY,
+                       sources=spec.sources, tasks=(spec,), entries=entries,
+                       to_records=functools.partial(_experimental_records, spec), description=spec.description)
+
+
+@functools.cache
+def datasets() -> dict[str, DatasetSpec]:
+    out: dict[str, DatasetSpec] = {}
+    for mod_name in COMPUTED_MODULES:
+        for ds in _import_optional(mod_name, "DATASETS"):
+            out[ds.name] = ds
+    for mod_name in EXPERIMENTAL_MODULES:
+        for spec, builder in _import_optional(mod_name, "TABLES"):
+            if spec.name in out:
+                raise ValueError(f"task name {spec.name!r} is defined twice")
+            out[spec.name] = _experimental_dataset(spec, builder)
+    return out
+
+
+def _import_optional(mod_name: str, attr: str):
+    try:
+        mod = importlib.import_module(mod_name)
+    except ModuleNotFoundError as e:
+        if e.name == mod_name:
+            return []
+        raise
+    return getattr(mod, attr)
+
+
+def get(name: str) -> DatasetSpec:
+    ds = datasets()
+    if name not in ds:
+        raise KeyError(f"unknown dataset {name!r}; known: {', '.join(sorted(ds))}")
+    return ds[name]
+
+
+def tasks() -> list[TaskSpec]:
+    return [t for ds in datasets().values() for t in ds.tasks]
+
+
+def catalog() -> list[dict]:
+    """One item per task: its spec, dataset and number of unique entries with that label."""
+    items = []
+    for ds in datasets().values():
+        n = len(ds.entries())
+        for t in ds.tasks:
+            items.append(t.summary(num_entries=n))
+    return items

@@ -1,0 +1,167 @@
+"""Streaming batches from WebDataset shards: mix sources, split by node and worker,
+shuffle, decode, build neighbour lists, and batch by an atom and edge budget.
+
+Two modes:
+- `epoch`: each shard of each source is read once, split over ranks then workers, so one
+  pass sees every sample exactly once (evaluation, and epoch-based training);
+- `stream`: every source is resampled without end and mixed by weight (training by steps;
+  every reader sees every shard, so no rank or worker ever runs dry).
+Mixing weights are explicit, or follow temperature sampling p_i ~ n_i^(1/T).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import webdataset as wds
+
+from mpa_dist.data.batch import add_edges, collate
+from mpa_dist.data.shards import SAMPLE_EXT, decode_sample
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SourceConfig:
+    path: str  # shard folder with manifest.json
+    weight: float | None = None  # explicit mixing weight; None: temperature sampling
+
+
+@dataclass
+class LoaderConfig:
+    sources: list[SourceConfig]
+    split: str = "train"
+    mode: str = "epoch"  # epoch | stream
+    cutoff: float = 5.0  # Angstrom
+    max_atoms: int = 1024  # atom budget of one batch
+    max_edges: int = 32768  # edge budget of one batch
+    max_graphs: int = 256
+    temperature: float = 1.0  # for sources without explicit weight
+    shuffle_buffer: int = 1000  # samples; 0 disables sample shuffling
+    conformers: str = "all"  # all: every conformer, kept in one batch | random: one per visit
+    num_workers: int = 2
+    seed: int = 0
+    on_error: str = "skip"  # skip: report and skip a corrupt shard or sample | fail
+    source_vocab: dict[str, int] = field(default_factory=dict)
+
+
+class ErrorPolicy:
+    """WebDataset handler: counts and reports corrupt shards or samples, or fails the run."""
+
+    def __init__(self, policy: str):
+        if policy not in ("skip", "fail"):
+            raise ValueError(f"on_error must be 'skip' or 'fail', not {policy!r}")
+        self.policy = policy
+        self.count = 0
+
+    def __call__(self, exn: Exception) -> bool:
+        if self.policy == "fail":
+            raise exn
+        self.count += 1
+        log.warning("skipped corrupt data (%d so far in this reader): %r", self.count, exn)
+        return True
+
+
+def manifest(path: str | Path) -> dict:
+    p = Path(path) / "manifest.json"
+    if not p.exists():
+        raise FileNotFoundError(f"{p} not found: write shards first (launch/make_shards.py)")
+    return json.loads(p.read_text())
+
+
+def shard_urls(path: str | Path, split: str) -> list[str]:
+    m = manifest(path)
+    return [str(Path(path) / s["name"]) for s in m["shards"] if s["split"] == split]
+
+
+def mixing_weights(cfg: LoaderConfig) -> list[float]:
+    """Normalised weights: explicit ones as given, the others by temperature over sample counts."""
+    sizes = [sum(s["num_samples"] for s in manifest(src.path)["shards"] if s["split"] == cfg.split)
+             for src in cfg.sources]
+    raw = [src.weight if src.weight is not None else n ** (1.0 / cfg.temperature)
+           for src, n in zip(cfg.sources, sizes)]
+    total = sum(raw)
+    return [w / total for w in raw]
+
+
+def _source(urls: list[str], cfg: LoaderConfig, handler: ErrorPolicy) -> wds.DataPipeline:
+    if cfg.mode == "stream":
+        # seeded by (seed, rank, worker): reproducible, and distinct on every reader
+        shards = [wds.ResampledShards(urls, seed=cfg.seed, deterministic=True)]
+    elif cfg.mode == "epoch":
+        # split the fixed shard list by rank, then by worker, THEN shuffle within the part:
+        # the parts stay disjoint and cover every shard once
+        shards = [wds.SimpleShardList(urls), wds.split_by_node, wds.split_by_worker]
+        if cfg.split == "train":
+            shards.append(wds.detshuffle(len(urls), seed=cfg.seed))
+    else:
+        raise ValueError(f"loader mode must be 'epoch' or 'stream', not {cfg.mode!r}")
+    return wds.DataPipeline(*shards, wds.tarfile_to_samples(handler=handler))
+
+
+def _expand(src, cfg: LoaderConfig, handler: ErrorPolicy):
+    """Decode a sample into its records (all conformers, or one at random) with edges."""
+    for sample in src:
+        try:
+            recs = decode_sample(sample[SAMPLE_EXT])
+        except Exception as e:  # a corrupt sample: report (or fail) and go on
+            handler(ValueError(f"sample {sample.get('__key__')!r} in {sample.get('__url__')}: {e}"))
+            continue
+        if cfg.conformers == "random":
+            recs = [random.choice(recs)]
+        yield [add_edges(r, cfg.cutoff) for r in recs]
+
+
+def _batches(src, cfg: LoaderConfig, handler: ErrorPolicy):
+    buf, atoms, edges, reported = [], 0, 0, 0
+    for items in src:
+        a = sum(r.num_atoms for r, _, _ in items)
+        e = sum(ei.shape[1] for _, ei, _ in items)
+        if buf and (atoms + a > cfg.max_atoms or edges + e > cfg.max_edges or len(buf) + len(items) > cfg.max_graphs):
+            yield _finish(buf, cfg, handler.count - reported)
+            reported = handler.count
+            buf, atoms, edges = [], 0, 0
+        buf.extend(items)
+        atoms += a
+        edges += e
+    if buf:
+        yield _finish(buf, cfg, handler.count - reported)
+
+
+def _finish(buf, cfg: LoaderConfig, errors: int):
+    b = collate(buf, cfg.source_vocab)
+    b.info = {"skipped": errors}
+    return b
+
+
+def build_dataset(cfg: LoaderConfig) -> wds.DataPipeline:
+    handler = ErrorPolicy(cfg.on_error)
+    srcs = [_source(shard_urls(s.path, cfg.split), cfg, handler) for s in cfg.sources]
+    if not all(shard_urls(s.path, cfg.split) for s in cfg.sources):
+        empty = [s.path for s in cfg.sources if not shard_urls(s.path, cfg.split)]
+        raise ValueError(f"no {cfg.split!r} shards in {empty}")
+    stages = [wds.RandomMix(srcs, mixing_weights(cfg), longest=cfg.mode == "epoch") if len(srcs) > 1 else srcs[0]]
+    if cfg.shuffle_buffer and cfg.split == "train":
+        stages.append(wds.shuffle(cfg.shuffle_buffer, initial=min(cfg.shuffle_buffer, 100)))
+    stages.append(lambda src: _expand(src, cfg, handler))
+    stages.append(lambda src: _batches(src, cfg, handler))
+    return wds.DataPipeline(*stages)
+
+
+def build_loader(cfg: LoaderConfig) -> torch.utils.data.DataLoader:
+    """A DataLoader of Batches; batching happens inside the workers (batch_size=None)."""
+    ds = build_dataset(cfg)
+    g = torch.Generator().manual_seed(cfg.seed)
+    return wds.WebLoader(ds, batch_size=None, num_workers=cfg.num_workers, generator=g,
+                         persistent_workers=False, worker_init_fn=_seed_numpy,
+                         multiprocessing_context="fork" if cfg.num_workers else None)
+
+
+def _seed_numpy(worker_id: int) -> None:
+    np.random.seed(torch.initial_seed() % 2**32)
