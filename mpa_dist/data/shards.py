@@ -73,7 +73,7 @@ def convert_shard(job: ShardJob) -> dict:
     tar, tmp = Path(job.out) / f"{name}.tar", Path(job.out) / f"{name}.tar.tmp"
     st = stats_mod.LabelStats()
     written, records, rejects = 0, 0, []
-    with wds.TarWriter(str(tmp)) as sink:
+    with wds.TarWriter(str(tmp), mtime=0) as sink:  # fixed mtime: identical input, identical bytes
         for row in job.rows:
             try:
                 recs = [validate(r) for r in ds.to_records(row, opt)]

@@ -167,6 +167,9 @@ def resolve_cas(cas, name=None, formula=None) -> tuple[str | None, str | None]:
     if want is not None and want != got:
         return None, f"identifier table formula {pc_formula} does not match SMILES {smiles}"
     if isinstance(formula, str) and formula.strip():
+        formula = re.sub(r"\s*\((g|l|s|cr|aq)\)\s*$", "", formula.strip())
+        if re.search(r"[+-]\s*$|\][+-]|\+", formula):
+            return None, f"ion (table formula {formula})"
         want = parse_formula(formula)
         if want is not None and want != got:
             return None, f"table formula {formula} does not match resolved structure {smiles} ({pc_formula})"
@@ -200,9 +203,21 @@ def read_tsv(relpath: str, **kw) -> pd.DataFrame:
     return df.set_index("CAS")
 
 
+class Row(dict):
+    """A table row readable as row["col"] and row.col; `name` is its index label (the CAS)."""
+
+    __slots__ = ("name",)
+
+    def __getattr__(self, key):
+        try:
+            return self[key]
+        except KeyError as e:
+            raise AttributeError(key) from e
+
+
 def from_cas_table(
     df: pd.DataFrame,
-    value: str | Callable[[pd.Series], float],
+    value: str | Callable[[Row], float],
     source: str,
     *,
     scale: float = 1.0,
@@ -210,35 +225,55 @@ def from_cas_table(
     estimated: bool = False,
     name_col: str | None = None,
     formula_col: str | None = None,
-    temperature: float | str | Callable[[pd.Series], float] | None = None,
+    temperature: float | str | Callable[[Row], float] | None = None,
     int_index: bool = False,
     prefix: str = "",
 ) -> tuple[list[dict], list[dict]]:
-    """Rows of one CAS-indexed table -> entry dicts and reject dicts (value * scale + offset)."""
+    """Rows of one CAS-indexed table -> entry dicts and reject dicts (value * scale + offset).
+
+    `value` is a column name or a function of the row (raising ValueError, with the reason,
+    when the row cannot give a value, e.g. 298.15 K outside a correlation's range).
+    """
     entries, rejects = [], []
-    getval = value if callable(value) else None
-    col = df[value] if isinstance(value, str) else None
-    for i, (cas, row) in enumerate(df.iterrows()):
-        cas = int_cas(cas) if int_index else str(cas).strip()
+    cas_list = [int_cas(c) for c in df.index] if int_index else [str(c).strip() for c in df.index]
+    if callable(value):
+        cols = list(df.columns)
+        dense = df.astype(object).to_numpy() if len(df) else []
+        values, rows = [], []
+        for c, raw in zip(df.index, dense):
+            row = Row(zip(cols, raw))
+            row.name = c
+            rows.append(row)
+            try:
+                values.append(float(value(row)))
+            except (TypeError, ValueError, ZeroDivisionError, OverflowError) as e:
+                values.append(str(e) or type(e).__name__)
+    else:
+        col = df[value]
+        if isinstance(col.dtype, pd.SparseDtype):
+            col = col.sparse.to_dense()
+        values = pd.to_numeric(col, errors="coerce").astype(float).tolist()
+        rows = None
+    names = df[name_col].tolist() if name_col else None
+    formulas = df[formula_col].tolist() if formula_col else None
+    if isinstance(temperature, str):
+        temps = pd.to_numeric(df[temperature], errors="coerce").tolist()
+    for i, (cas, v) in enumerate(zip(cas_list, values)):
         ref = f"{prefix}{cas}"
-        try:
-            v = getval(row) if getval else col.iloc[i]
-            v = float(v)
-        except (TypeError, ValueError) as e:
-            rejects.append({"ref": ref, "reason": f"{source}: value not usable ({e})"})
+        if isinstance(v, str):
+            rejects.append({"ref": ref, "reason": f"{source}: value not usable ({v})"})
             continue
         if not math.isfinite(v):
             rejects.append({"ref": ref, "reason": f"{source}: missing value"})
             continue
-        smiles, reason = resolve_cas(cas, row.get(name_col) if name_col else None,
-                                     row.get(formula_col) if formula_col else None)
+        smiles, reason = resolve_cas(cas, names[i] if names else None, formulas[i] if formulas else None)
         if reason:
             rejects.append({"ref": ref, "reason": f"{source}: {reason}"})
             continue
         if callable(temperature):
-            t = temperature(row)
+            t = temperature(rows[i] if rows is not None else Row(df.iloc[i].to_dict()))
         elif isinstance(temperature, str):
-            t = row[temperature]
+            t = temps[i]
         else:
             t = temperature
         entries.append({"smiles": smiles, "value": v * scale + offset, "source": source,

@@ -71,6 +71,8 @@ S: dict[str, Source] = {
                "Landolt-Boernstein IV/20, Vapor Pressure of Chemicals, Antoine coefficients"),
         Source("Perry's Handbook" + _CH, _PROPRIETARY + " (McGraw-Hill; DIPPR correlations)",
                "Green, Perry, Perry's Chemical Engineers' Handbook, 8th ed., 2008"),
+        Source("McGarry Wagner coefficients" + _CH, "published data, terms of the publisher",
+               "McGarry, Correlation and prediction of the vapor pressures of pure liquids over large pressure ranges, Ind. Eng. Chem. Process Des. Dev. 22 (1983) 313"),
         Source("VDI Heat Atlas PPDS" + _CH, _PROPRIETARY + " (Springer)", "VDI Heat Atlas, 2nd ed., Springer 2010 (PPDS correlations)"),
         Source("Viswanath-Natarajan" + _CH, _PROPRIETARY,
                "Viswanath, Natarajan, Data Book on the Viscosity of Liquids, Hemisphere 1989"),
@@ -90,3 +92,19 @@ S: dict[str, Source] = {
                "Joung, Han, Jeong, Park, Experimental database of optical properties of organic compounds, Sci. Data 7 (2020) 295"),
     ]
 }
+
+
+def cas(key: str, module: str, table: str, value, **kw):
+    """(source key, reader) for one column (or a function of a row) of a CAS-indexed chemicals table.
+
+    module "file" reads `table` as a path inside chemicals' data folder (tables with no attribute).
+    """
+    from mpa_dist.data.catalog.chemicals_tables import from_cas_table, get_table, read_tsv
+
+    src = S[key]
+
+    def read():
+        df = read_tsv(table) if module == "file" else get_table(module, table)
+        return from_cas_table(df, value, src.name, estimated=src.estimated, **{"prefix": f"{key}:", **kw})
+
+    return key, read

@@ -30,8 +30,7 @@ from mpa_dist.data.record import Label, Record
 # Modules that define TABLES = [(TaskSpec, builder), ...] of experimental tasks.
 EXPERIMENTAL_MODULES = ("mpa_dist.data.catalog.molecules_expt", "mpa_dist.data.catalog.inorganic_expt")
 # Modules of first-principles datasets; each defines DATASETS = [DatasetSpec, ...].
-COMPUTED_MODULES = ("mpa_dist.data.sources.qm9", "mpa_dist.data.sources.periodic_sets",
-                    "mpa_dist.data.sources.composition_dft")
+COMPUTED_MODULES = ("mpa_dist.data.sources.qm9", "mpa_dist.data.sources.dft_sets")
 
 
 @dataclass
@@ -95,7 +94,8 @@ def _experimental_dataset(spec: TaskSpec, builder) -> DatasetSpec:
 
     return DatasetSpec(name=spec.name, input=spec.input, kind="experimental", theory=EXPERIMENTAL_THEORY,
                        sources=spec.sources, tasks=(spec,), entries=entries,
-                       to_records=functools.partial(_experimental_records, spec), description=spec.description)
+                       to_records=functools.partial(_experimental_records, spec), description=spec.description,
+                       builder=builder)
 
 
 @functools.cache
@@ -123,7 +123,12 @@ def _import_optional(mod_name: str, attr: str):
 
 
 def get(name: str) -> DatasetSpec:
+    """A catalogue dataset by name, or a user's file (CSV, extxyz, CIF, ASE db, MPtrj JSON...) by path."""
     ds = datasets()
+    if name not in ds and Path(name).is_file():
+        from mpa_dist.data.catalog.user_files import file_dataset
+
+        return file_dataset(str(Path(name).resolve()))
     if name not in ds:
         raise KeyError(f"unknown dataset {name!r}; known: {', '.join(sorted(ds))}")
     return ds[name]
@@ -133,10 +138,12 @@ def tasks() -> list[TaskSpec]:
     return [t for ds in datasets().values() for t in ds.tasks]
 
 
-def catalog() -> list[dict]:
+def catalog(rebuild: bool = False) -> list[dict]:
     """One item per task: its spec, dataset and number of unique entries with that label."""
     items = []
     for ds in datasets().values():
+        if rebuild and ds.kind == "experimental":
+            build_task_table(ds.tasks[0], ds.builder, force=True)
         n = len(ds.entries())
         for t in ds.tasks:
             items.append(t.summary(num_entries=n))

@@ -66,3 +66,4 @@ class DatasetSpec:
     entries: Callable = field(compare=False, repr=False)
     to_records: Callable = field(compare=False, repr=False)
     description: str = ""
+    builder: Callable | None = field(default=None, compare=False, repr=False)  # experimental tables

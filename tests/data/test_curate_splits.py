@@ -1,0 +1,58 @@
+import pandas as pd
+
+from mpa_dist.data.catalog.curate import curate
+from mpa_dist.data.catalog.spec import TaskSpec
+from mpa_dist.data.catalog.splits import assign_splits, drop_estimated_held_out, scaffold, split_of
+
+SPEC = TaskSpec(name="bp", property="boiling point", unit="K", input="molecule", kind="experimental",
+                dataset="bp", label="bp", sanity=(0, 2000), tolerance=2.0, split="scaffold")
+
+
+def _raw(rows):
+    return pd.DataFrame(rows, columns=["smiles", "value", "source", "estimated", "ref"])
+
+
+def test_every_raw_row_is_kept_or_rejected_with_a_reason():
+    raw = _raw([
+        ("CCO", 351.4, "A", False, "r1"), ("OCC", 351.6, "B", False, "r2"),  # agree: averaged
+        ("CCCO", 370.0, "A", False, "r3"), ("CCCO", 390.0, "B", False, "r4"),  # conflict, no majority
+        ("CCCCO", 390.8, "A", False, "r5"), ("CCCCO", 391.0, "B", False, "r6"), ("CCCCO", 420.0, "C", False, "r7"),
+        ("c1ccccc1", 353.0, "Y", True, "r8"), ("c1ccccc1", 353.2, "A", False, "r9"),  # measured beats estimated
+        ("C1CC", 300.0, "A", False, "r10"),  # unparseable
+        ("CCCCCC", -5.0, "A", False, "r11"),  # outside the sanity range
+    ])
+    entries, rejects = curate(SPEC, raw)
+    assert entries["n_values"].sum() + len(rejects) == len(raw)
+    assert rejects["reason"].str.len().min() > 5
+    by = entries.set_index("group")
+    assert abs(by.loc["CCO", "value"] - 351.5) < 1e-9 and by.loc["CCO", "n_values"] == 2
+    assert "CCCO" not in by.index and "conflicting" in rejects.set_index("ref").loc["r3", "reason"]
+    assert abs(by.loc["CCCCO", "value"] - 390.9) < 1e-9
+    assert "outlier" in rejects.set_index("ref").loc["r7", "reason"]
+    assert by.loc["c1ccccc1", "value"] == 353.2 and not by.loc["c1ccccc1", "estimated"]
+    assert "sanity" in rejects.set_index("ref").loc["r11", "reason"]
+
+
+def test_splits_are_deterministic_and_shared_by_property():
+    groups = [f"C{'C' * i}O" for i in range(60)]
+    a = assign_splits(pd.DataFrame({"group": groups}), "boiling point", "molecule")
+    b = assign_splits(pd.DataFrame({"group": groups[::-1]}), "boiling point", "molecule")
+    assert dict(zip(a.group, a.split_random)) == dict(zip(b.group, b.split_random))
+    assert set(a.split_random) == {"train", "val", "test"}
+    assert split_of("boiling point", "random", "CCO") == split_of("boiling point", "random", "CCO")
+
+
+def test_scaffold_split_keeps_a_scaffold_on_one_side():
+    groups = ["c1ccccc1C", "c1ccccc1CC", "c1ccccc1CCC", "c1ccccc1O", "C1CCCCC1N", "C1CCCCC1O", "CCO", "CCN"]
+    t = assign_splits(pd.DataFrame({"group": groups}), "bp", "molecule")
+    for _, g in t.groupby("ood_group"):
+        assert g.split_ood.nunique() == 1
+    assert scaffold("CCO") == "acyclic:CCO" and scaffold("c1ccccc1CC") == "c1ccccc1"
+
+
+def test_estimated_values_never_evaluate():
+    t = assign_splits(pd.DataFrame({"group": [f"C{'C' * i}O" for i in range(200)]}), "bp", "molecule")
+    t["estimated"], t["refs"] = True, t["group"]
+    kept, rejected = drop_estimated_held_out(t)
+    assert (kept.split_random == "train").all() and (kept.split_ood == "train").all()
+    assert len(kept) + len(rejected) == 200 and len(rejected) > 0

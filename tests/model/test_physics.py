@@ -1,0 +1,70 @@
+"""Symmetry, derivative, batching and smoothness checks (mpa_dist.model.checks) on every size
+that is fast enough here and on every head at once."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from mpa_dist.data.batch import collate_records
+from mpa_dist.data.record import Record
+from mpa_dist.model import checks
+
+SIZES = ["tiny", "small"]
+
+
+@pytest.fixture(scope="module", params=SIZES)
+def model(request, make_model):
+    return make_model(request.param)
+
+
+def test_equivariance_molecules(model, molecule_batch):
+    checks.assert_equivariant(model, molecule_batch)
+
+
+def test_equivariance_periodic_and_compositions(model, mixed_batch):
+    checks.assert_equivariant(model, mixed_batch)
+
+
+def test_invariance_without_reflection(model, mixed_batch):
+    checks.assert_invariant(model, mixed_batch, seed=3)
+
+
+def test_forces_and_stress_are_derivatives(model, mixed_batch):
+    checks.assert_forces_match_finite_differences(model, mixed_batch, energy="energy", stress="stress")
+
+
+def test_batch_equals_members(model, mixed_batch):
+    checks.assert_batch_consistent(model, mixed_batch)
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["rocksalt", "triclinic"])
+def test_supercell_scaling(model, crystal_records, which):
+    checks.assert_supercell_scaling(model, crystal_records[which], reps=(2, 1, 1))
+
+
+def test_smooth_as_the_only_neighbour_leaves(model):
+    def pair(d):
+        rec = Record(key="co", input="molecule", numbers=[6, 8], positions=[[0, 0, 0], [0, 0, d]], source="qm9",
+                     theory="t")
+        return collate_records([rec], model.cutoff, dtype=torch.float64)
+    checks.assert_smooth_at_cutoff(model, pair, model.cutoff)
+
+
+def test_smooth_as_an_atom_approaches_a_molecule(model, qm9_records):
+    mol = qm9_records[-1]
+    far = int(np.argmax(mol.positions[:, 0]))
+
+    def approach(d):
+        pos = np.vstack([mol.positions, mol.positions[far] + [d, 0, 0]])
+        rec = Record(key="m+h", input="molecule", numbers=list(mol.numbers) + [1], positions=pos, source="qm9",
+                     theory="t")
+        return collate_records([rec], model.cutoff, dtype=torch.float64)
+    checks.assert_smooth_at_cutoff(model, approach, model.cutoff)
+
+
+@pytest.mark.slow
+def test_compile_matches_eager(make_model, mixed_batch):
+    model = make_model("tiny")
+    checks.assert_compile_matches_eager(model, mixed_batch, atol=1e-8, rtol=1e-6)
