@@ -65,10 +65,24 @@ def build_model(cfg, heads: list[dict]) -> MPAModel:
 
 
 def count_parameters(cfg, heads: list[dict] | None = None) -> int:
-    """Parameters of a model, built on the meta device (no memory, fast even for `large`)."""
+    """Parameters of a model whose weights are moved to the meta device as they are created,
+    so that `large` is counted in seconds without holding its weights (e3nn computes constants
+    at build time, which rules out building under torch.device("meta") as a whole)."""
     import torch
-    with torch.device("meta"):
+    from torch import nn
+
+    register = nn.Module.register_parameter
+
+    def to_meta(self, name, param):
+        if param is not None:
+            param = nn.Parameter(param.to("meta"), param.requires_grad)
+        register(self, name, param)
+
+    nn.Module.register_parameter = to_meta
+    try:
         model = build_model(cfg, heads or [])
+    finally:
+        nn.Module.register_parameter = register
     return sum(p.numel() for p in model.parameters())
 
 

@@ -19,10 +19,11 @@ def apply_strain(batch, pos: torch.Tensor, cell: torch.Tensor):
 
 
 def energy_derivatives(energy: torch.Tensor, pos: torch.Tensor, eps: torch.Tensor | None, cell: torch.Tensor,
-                       create_graph: bool):
+                       create_graph: bool, retain_graph: bool = False):
     """(forces (N, 3), stress (G, 3, 3) or None)."""
     inputs = [pos] if eps is None else [pos, eps]
-    grads = torch.autograd.grad(energy.sum(), inputs, create_graph=create_graph, allow_unused=True)
+    grads = torch.autograd.grad(energy.sum(), inputs, create_graph=create_graph,
+                                retain_graph=create_graph or retain_graph, allow_unused=True)
     forces = -grads[0] if grads[0] is not None else torch.zeros_like(pos)
     if eps is None:
         return forces, None

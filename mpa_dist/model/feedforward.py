@@ -19,8 +19,7 @@ class GatedFeedForward(nn.Module):
         scalars = o3.Irreps([(mult * mul, ir) for mul, ir in irreps if ir.l == 0])
         gated = o3.Irreps([(mult * mul, ir) for mul, ir in irreps if ir.l > 0])
         gates = o3.Irreps([(gated.num_irreps, (0, 1))])
-        with torch.device("cpu"):  # Gate has no parameters; its constants are computed with a CPU generator
-            self.gate = Gate(scalars, [torch.nn.functional.silu], gates, [torch.sigmoid], gated)
+        self.gate = Gate(scalars, [torch.nn.functional.silu], gates, [torch.sigmoid], gated)
         self.up = o3.Linear(irreps, self.gate.irreps_in)
         self.down = o3.Linear(self.gate.irreps_out, irreps)
 

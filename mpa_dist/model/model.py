@@ -54,8 +54,10 @@ class MPAModel(nn.Module):
             out = {}
             for head in self.heads.values():
                 out.update(head(x, batch, pos))
-            for name in dict.fromkeys(self.derivative_of.values()):
-                f, s = energy_derivatives(out[name], pos, eps, cell, create_graph=self.training)
+            energies = list(dict.fromkeys(self.derivative_of.values()))
+            for k, name in enumerate(energies):
+                f, s = energy_derivatives(out[name], pos, eps, cell, create_graph=self.training,
+                                          retain_graph=k < len(energies) - 1)
                 sfx = _suffix(name)
                 if f"forces{sfx}" in self.derivative_of:
                     out[f"forces{sfx}"] = f

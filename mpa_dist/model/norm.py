@@ -1,8 +1,10 @@
-"""Equivariant layer normalisation (in the manner of Equiformer's EquivariantLayerNormV2).
+"""Equivariant layer normalisation (Equiformer-v2's balanced RMS norm over degrees).
 
-Scalars get an ordinary layer norm. Each block of degree l > 0 is divided by the root mean
-square of its components over channels, which commutes with rotations, and scaled per
-channel; it gets no bias and no mean subtraction, which would break equivariance.
+Scalars are centred; then every degree is divided by one invariant, the root of the mean
+over degrees of each degree's mean square, and scaled per channel (scalars also get a
+bias). Sharing one denominator across degrees matters: dividing a degree by its own norm
+is singular where symmetry makes it vanish (the l = 1 features of methane's carbon), and
+made forces disagree with finite differences there.
 """
 
 from __future__ import annotations
@@ -19,23 +21,22 @@ class EquivariantLayerNorm(nn.Module):
         self.eps = eps
         self.blocks = [(mul, ir.l, ir.dim) for mul, ir in self.irreps]
         self.weight = nn.Parameter(torch.ones(sum(mul for mul, _ in self.irreps)))
-        num_scalars = sum(mul for mul, ir in self.irreps if ir.l == 0)
-        self.bias = nn.Parameter(torch.zeros(num_scalars))
+        self.bias = nn.Parameter(torch.zeros(sum(mul for mul, ir in self.irreps if ir.l == 0)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out, start, wstart, bstart = [], 0, 0, 0
+        feats, start = [], 0
         for mul, l, dim in self.blocks:
             f = x[:, start:start + mul * dim].reshape(-1, mul, dim)
-            w = self.weight[wstart:wstart + mul]
-            if l == 0:
-                f = f.squeeze(-1)
-                f = f - f.mean(dim=1, keepdim=True)
-                f = f * torch.rsqrt(f.pow(2).mean(dim=1, keepdim=True) + self.eps)
-                out.append(f * w + self.bias[bstart:bstart + mul])
-                bstart += mul
-            else:
-                rms = torch.rsqrt(f.pow(2).mean(dim=(1, 2), keepdim=True) + self.eps)
-                out.append((f * rms * w.view(1, -1, 1)).reshape(-1, mul * dim))
+            feats.append(f - f.mean(dim=1, keepdim=True) if l == 0 else f)
             start += mul * dim
+        ms = torch.stack([f.pow(2).mean(dim=(1, 2)) for f in feats], -1).mean(-1)  # (N,)
+        inv = torch.rsqrt(ms + self.eps)[:, None, None]
+        out, wstart, bstart = [], 0, 0
+        for f, (mul, l, dim) in zip(feats, self.blocks):
+            f = f * inv * self.weight[wstart:wstart + mul].view(1, -1, 1)
+            if l == 0:
+                f = f + self.bias[bstart:bstart + mul].view(1, -1, 1)
+                bstart += mul
+            out.append(f.reshape(-1, mul * dim))
             wstart += mul
         return torch.cat(out, dim=-1)

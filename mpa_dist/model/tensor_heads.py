@@ -41,9 +41,8 @@ class TensorHead(Head):
 
     def __init__(self, name, irreps, max_z):
         super().__init__(name, irreps, max_z)
-        with torch.device("cpu"):  # a constant change of basis, also when the model is built on meta
-            ct = io.CartesianTensor("ij=ji")
-            basis = ct.to_cartesian(torch.eye(ct.dim))  # (6, 3, 3)
+        ct = io.CartesianTensor("ij=ji")
+        basis = ct.to_cartesian(torch.eye(ct.dim))  # (6, 3, 3)
         self.atomic = o3.Linear(irreps, ct)  # 1x0e + 1x2e
         self.register_buffer("basis", basis, persistent=False)
 

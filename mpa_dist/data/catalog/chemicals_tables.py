@@ -74,6 +74,7 @@ def cas_index() -> dict[str, tuple[str, str, str]]:
     return out
 
 
+@lru_cache(maxsize=None)
 def parse_formula(formula: str) -> Counter | None:
     """Element counts of a formula such as 'C2H6O', '(CH3)2CO' or 'C2H5OH'; None if unparsable."""
     formula = formula.replace(" ", "").replace("[", "(").replace("]", ")")
@@ -123,14 +124,18 @@ def check_smiles(smiles: str) -> tuple[str | None, tuple | None]:
     if mol is None:
         return "SMILES not parsable by RDKit", None
     counts: Counter = Counter()
+    charge = radicals = isotopes = 0
     for a in mol.GetAtoms():
         counts[a.GetSymbol()] += 1
         counts["H"] += a.GetTotalNumHs()
-    if sum(a.GetFormalCharge() for a in mol.GetAtoms()) != 0:
+        charge += a.GetFormalCharge()
+        radicals += a.GetNumRadicalElectrons()
+        isotopes += a.GetIsotope()
+    if charge:
         return "ion (net formal charge)", None
-    if any(a.GetNumRadicalElectrons() for a in mol.GetAtoms()):
+    if radicals:
         return "radical (unpaired electrons)", None
-    if any(a.GetIsotope() for a in mol.GetAtoms()):
+    if isotopes:
         return "isotopically labelled (indistinguishable from the parent for a graph model)", None
     if "C" not in counts and METALS.intersection(counts):
         return "inorganic metal compound or bulk element (not a discrete molecule)", None
@@ -139,6 +144,7 @@ def check_smiles(smiles: str) -> tuple[str | None, tuple | None]:
     return None, tuple(sorted(counts.items()))
 
 
+@lru_cache(maxsize=None)
 def bad_name(name) -> str | None:
     if not isinstance(name, str):
         return None
@@ -148,31 +154,38 @@ def bad_name(name) -> str | None:
     return None
 
 
-def resolve_cas(cas, name=None, formula=None) -> tuple[str | None, str | None]:
-    """(SMILES, None) or (None, reason) for one CAS number of a table row."""
-    cas = str(cas).strip()
+@lru_cache(maxsize=None)
+def _resolve(cas: str) -> tuple[str | None, str | None, str, tuple | None]:
+    """(SMILES, reason, identifier-table name, element counts) for one CAS number."""
     hit = cas_index().get(cas)
     if hit is None:
-        return None, "CAS number not in chemicals' identifier tables (no SMILES)"
+        return None, "CAS number not in chemicals' identifier tables (no SMILES)", "", None
     smiles, pc_formula, pc_name = hit
+    reason, counts = check_smiles(smiles)
+    if reason:
+        return None, reason, pc_name, None
+    want = parse_formula(pc_formula) if pc_formula else None
+    if want is not None and want != Counter(dict(counts)):
+        return None, f"identifier table formula {pc_formula} does not match SMILES {smiles}", pc_name, None
+    return smiles, None, pc_name, counts
+
+
+def resolve_cas(cas, name=None, formula=None) -> tuple[str | None, str | None]:
+    """(SMILES, None) or (None, reason) for one CAS number of a table row."""
+    smiles, reason, pc_name, counts = _resolve(str(cas).strip())
     for n in (name, pc_name):
         r = bad_name(n)
         if r:
             return None, r
-    reason, counts = check_smiles(smiles)
     if reason:
         return None, reason
-    got = Counter(dict(counts))
-    want = parse_formula(pc_formula) if pc_formula else None
-    if want is not None and want != got:
-        return None, f"identifier table formula {pc_formula} does not match SMILES {smiles}"
     if isinstance(formula, str) and formula.strip():
         formula = re.sub(r"\s*\((g|l|s|cr|aq)\)\s*$", "", formula.strip())
         if re.search(r"[+-]\s*$|\][+-]|\+", formula):
             return None, f"ion (table formula {formula})"
         want = parse_formula(formula)
-        if want is not None and want != got:
-            return None, f"table formula {formula} does not match resolved structure {smiles} ({pc_formula})"
+        if want is not None and want != Counter(dict(counts)):
+            return None, f"table formula {formula} does not match resolved structure {smiles}"
     return smiles, None
 
 
@@ -261,7 +274,8 @@ def from_cas_table(
     for i, (cas, v) in enumerate(zip(cas_list, values)):
         ref = f"{prefix}{cas}"
         if isinstance(v, str):
-            rejects.append({"ref": ref, "reason": f"{source}: value not usable ({v})"})
+            reason = "missing value" if v == "missing value" else f"value not usable ({v})"
+            rejects.append({"ref": ref, "reason": f"{source}: {reason}"})
             continue
         if not math.isfinite(v):
             rejects.append({"ref": ref, "reason": f"{source}: missing value"})

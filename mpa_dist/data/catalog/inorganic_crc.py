@@ -40,7 +40,7 @@ PHYS = "Misc/Physical Constants of Inorganic Compounds.csv"
 THERMO = "Heat Capacity/CRC Standard Thermodynamic Properties of Chemical Substances.tsv"
 JANAF_CP_SOLID = "Heat Capacity/JANAF_1998_solid_Cp.json"
 
-_NOT_PURE = re.compile(r"hydrate|\bion\b|radical|solution|mixture|\baq\b|\(aq\)|alum\b|\bbasic\b", re.I)
+_NOT_PURE = re.compile(r"hydrate|\bion\b|radical|solution|mixture|\baq\b|\(aq\)|\balum\b|\bbasic\b", re.I)
 _ALIASES = {"aluminum": "Al", "cesium": "Cs", "sulphur": "S", "water": "H", "deuterium": "H", "tritium": "H"}
 # word stems that imply an element, e.g. "perchlorate" -> Cl, "sulfide" -> S
 _STEMS = {"chlor": "Cl", "fluor": "F", "brom": "Br", "iod": "I", "sulf": "S", "sulph": "S", "thio": "S",
@@ -53,7 +53,8 @@ _STEMS = {"chlor": "Cl", "fluor": "F", "brom": "Br", "iod": "I", "sulf": "S", "s
           "niob": "Nb", "stib": "Sb", "aluminate": "Al", "zincate": "Zn", "plumbate": "Pb", "aluminide": "Al",
           "amin": "N", "azin": "N", "azo": "N", "hydrazin": "N", "arsin": "As", "ozon": "O", "uranyl": "U",
           "beryll": "Be", "cadm": "Cd", "platin": "Pt", "acet": "C", "cyanid": "N", "cyanat": "N",
-          "cyanog": "N", "diazine": "N", "hydrazoic": "N", "phosphonium": "H", "borazin": "N"}
+          "cyanog": "N", "diazine": "N", "hydrazoic": "N", "phosphonium": "H", "borazin": "N", "hydrid": "H",
+          "hydrox": "H", "hydrogen": "H", "ammonium": "H"}
 _O_IMPLIED = re.compile(r"ate\b|ite\b|ox|oxy|peroxide|superoxide|ozonide|yl\b|yl |water|alum|acid|ite\)|ate\)", re.I)
 _H_IMPLIED = re.compile(r"hydr|ammon|acid|water|\bhydrogen|amide|imide|phosphine|arsine|stibine|silane|borane|"
                         r"germane|stannane|hydrazin|hydroxyl|deuter", re.I)
@@ -80,7 +81,8 @@ def implied_elements(name: str) -> set[str]:
 
 
 _STRICT_STEMS = ("chlor", "fluor", "brom", "iod", "sulf", "sulph", "thio", "nitr", "azide", "phosph", "selen",
-                 "tellur", "arsen", "silic", "cyan")
+                 "tellur", "arsen", "silic", "cyan", "hydrid", "hydrox", "hydrogen", "ammonium")
+_STRICT_H = ("boran", "silan", "phosphin", "arsin", "stibin")  # hydrides named without "hydr"
 
 
 def check_name_formula(name: str, elements: set[str]) -> str | None:
@@ -89,6 +91,7 @@ def check_name_formula(name: str, elements: set[str]) -> str | None:
     implied = implied_elements(name)
     required = {sym for pat, sym in _element_names() if pat.search(low)}
     required |= {_STEMS[s] for s in _STRICT_STEMS if s in low}
+    required |= {"H" for s in _STRICT_H if s in low}
     missing = required - elements
     if missing:
         return f"the name implies {sorted(missing)}, absent from the formula"
@@ -133,6 +136,8 @@ def resolve(cas: str, name: str) -> tuple[str | None, str | None]:
     except RecordError as e:
         return None, f"unusable formula {formula!r}: {e.reason}"
     els = {str(e) for e in comp.elements}
+    if els & {"D", "T"} or re.search(r"deuter|tritium|-d\d|-t\d", name, re.I):
+        return None, f"isotopically labelled ({formula}): isotopologues share one composition"
     if "C" in els and "H" in els:
         return None, f"organic compound ({formula}): belongs to the molecular tasks"
     bad = check_name_formula(name, els)

@@ -43,7 +43,7 @@ def spec(name, prop, unit, readout, sanity, tol, desc, parts, transform="none") 
                     readout=readout, split="scaffold", tolerance=tol, description=desc)
 
 
-def builder(parts: list[Part], post=None) -> Callable[[], tuple[pd.DataFrame, pd.DataFrame]]:
+def builder(parts: list[Part], post=None, positive=False) -> Callable[[], tuple[pd.DataFrame, pd.DataFrame]]:
     def build():
         entries, rejects = [], []
         for _, read in parts:
@@ -52,6 +52,10 @@ def builder(parts: list[Part], post=None) -> Callable[[], tuple[pd.DataFrame, pd
             rejects += r
         if post is not None:
             entries, rejects = post(entries, rejects)
+        if positive:  # several tables write 0 for a missing value of a strictly positive quantity
+            rejects += [{"ref": e["ref"], "reason": f"{e['source']}: value 0 (placeholder for a missing value)"}
+                        for e in entries if e["value"] == 0]
+            entries = [e for e in entries if e["value"] != 0]
         return frames(entries, rejects)
 
     return build
@@ -60,6 +64,8 @@ def builder(parts: list[Part], post=None) -> Callable[[], tuple[pd.DataFrame, pd
 # ---- value helpers for tables whose value depends on a condition column ----
 def _near_room(col: str, tcol: str, lo=283.15, hi=303.15):
     def value(row):
+        if row[col] != row[col]:
+            raise ValueError("missing value")
         t = row[tcol]
         if not (lo <= t <= hi):
             raise ValueError(f"measured at {t} K, not near room temperature")
@@ -69,6 +75,8 @@ def _near_room(col: str, tcol: str, lo=283.15, hi=303.15):
 
 
 def _permittivity(row):
+    if row["Permittivity"] != row["Permittivity"] and row["A"] != row["A"]:
+        raise ValueError("missing value")
     if 283.15 <= row["T"] <= 303.15:
         return row["Permittivity"]
     if row["Tmin"] <= T298 <= row["Tmax"] and pd.notna(row["A"]):
@@ -93,7 +101,8 @@ _TASKS: list[tuple] = []
 
 
 def task(name, prop, unit, readout, sanity, tol, desc, parts, transform="none", post=None):
-    _TASKS.append((spec(name, prop, unit, readout, sanity, tol, desc, parts, transform), builder(parts, post)))
+    _TASKS.append((spec(name, prop, unit, readout, sanity, tol, desc, parts, transform),
+                   builder(parts, post, positive=sanity[0] > 0)))
 
 
 task("melting_point", "melting point", "K", "attention", (10.0, 1000.0), 5.0,

@@ -19,6 +19,8 @@ from mpa_dist.data.catalog.molecules_expt_sources import cas
 
 
 def _in_range(lo, hi=math.inf):
+    if lo != lo or hi != hi:  # NaN: the table has no correlation for this compound
+        raise ValueError("missing value")
     if not (lo <= T298 <= hi):
         raise ValueError(f"298.15 K outside the correlation range [{lo}, {hi}] K (solid or gas at 298.15 K)")
 
@@ -150,7 +152,7 @@ CORRELATION_TASKS = [
     ("liquid_viscosity_298k", "dynamic viscosity of the liquid at 298.15 K", "Pa s", "attention", (1e-5, 1e3), 0.05,
      "Dynamic viscosity of the saturated liquid at 298.15 K from fitted correlations; tolerance in log10(Pa s).",
      _MU, {"transform": "log10"}),
-    ("surface_tension_298k", "surface tension of the liquid at 298.15 K", "N/m", "hybrid", (0.001, 0.5), 0.002,
+    ("surface_tension_298k", "surface tension of the liquid at 298.15 K", "N/m", "hybrid", (1e-5, 0.5), 0.002,
      "Liquid-vapour surface tension at 298.15 K from fitted correlations valid there.", _SIGMA, {}),
     ("liquid_thermal_conductivity_298k", "thermal conductivity of the liquid at 298.15 K", "W/(m K)", "mean",
      (0.01, 1.0), 0.01, "Thermal conductivity of the saturated liquid at 298.15 K (Perry 2-315, DIPPR eq. 100).",

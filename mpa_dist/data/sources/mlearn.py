@@ -17,9 +17,9 @@ What the file holds, as checked (tests/data/test_inorganic_sources.py repeats th
   -> eV/A^3) to within 3%. The label `stress` is therefore
       stress = -stresses * 0.1 GPa/kbar (in eV/A^3) = (1/V) dE/d(strain)   (ase convention),
   a symmetric 3x3 tensor: positive = tensile, the cell wants to shrink. For the Cu and Ni
-  supercells the same check shows the sign and the scale but a near-constant isotropic
-  offset of about 2.5 GPa between the stress and the energy derivative (a Pulay-type
-  inconsistency in the original calculations); it is left as is.
+  supercells the same check shows the sign and the scale (slope ~1) but a near-constant
+  offset: the stored stress is 2-4.5 GPa more tensile than the energy derivative
+  (a Pulay-type inconsistency of the original calculations); it is left as is.
 - 164 entries (the ids ending in "a", mlearn's test configurations) appear twice, byte for
   byte identical: only the first copy is kept, so 1,566 unique configurations remain.
 
