@@ -34,7 +34,11 @@ METALS = frozenset(
 # Names that betray a salt, hydrate, ion, radical or mixture even when the CAS number resolved
 # to a neutral parent structure (ephedrine hydrochloride -> ephedrine).
 _BAD_NAME = [
-    (re.compile(r"hydro(chloride|bromide|iodide|fluoride)|\b(hydrogen )?(sulfate|nitrate|phosphate|perchlorate|tosylate|mesylate|maleate|fumarate|tartrate|citrate|oxalate|acetate|chloride|bromide|iodide) salt|\bsalt\b|\bsodium\b|\bpotassium\b|\blithium\b|\bcalcium\b|\bmagnesium\b|\bammonium\b|\bzinc\b", re.I), "salt (by name)"),
+    (re.compile(r"hydro(chloride|bromide|iodide|fluoride)"
+                r"|\b(hydrogen )?(sulfate|nitrate|phosphate|perchlorate|tosylate|mesylate|maleate|fumarate"
+                r"|tartrate|citrate|oxalate|acetate|chloride|bromide|iodide) salt"
+                r"|\bsalt\b|\bsodium\b|\bpotassium\b|\blithium\b|\bcalcium\b|\bmagnesium\b|\bammonium\b|\bzinc\b",
+                re.I), "salt (by name)"),
     (re.compile(r"\b(mono|di|tri|tetra|penta|hexa|hepta|octa|nona|deca|hemi|sesqui)?hydrate\b", re.I), "hydrate (by name)"),
     (re.compile(r"\bions?\b|\bcation\b|\banion\b|\(\s*[+-]\d?\s*\)$|\bium ion\b", re.I), "ion (by name)"),
     (re.compile(r"\bradical\b", re.I), "radical (by name)"),

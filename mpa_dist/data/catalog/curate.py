@@ -67,6 +67,8 @@ def _merge(spec: TaskSpec, group: str, rows: list) -> tuple[dict | None, list[tu
     use = measured or rows
     dropped = [(str(r.ref), "estimated value superseded by a measured one") for r in rows if r not in use]
     values = np.array([float(r.value) for r in use])
+    if spec.transform == "log10":  # repeats of wide-range properties are compared in log10, as they train
+        values = np.log10(values)
     if spec.classification:
         labels, counts = np.unique(values, return_counts=True)
         if (counts == counts.max()).sum() > 1:
@@ -86,7 +88,8 @@ def _merge(spec: TaskSpec, group: str, rows: list) -> tuple[dict | None, list[tu
     entry = {
         "group": group,
         col: getattr(first, col),
-        "value": float(np.mean([float(r.value) for r in kept])),
+        "value": float(np.mean([float(r.value) for r in kept]) if spec.transform != "log10"
+                       else 10 ** np.mean(np.log10([float(r.value) for r in kept]))),
         "n_values": len(kept),
         "sources": ";".join(sorted({str(r.source) for r in kept})),
         "estimated": not measured,

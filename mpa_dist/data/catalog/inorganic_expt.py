@@ -226,7 +226,8 @@ TABLES: list[tuple[TaskSpec, Callable[[], tuple[pd.DataFrame, pd.DataFrame]]]] =
      matbench_builder("expt_gap", ZHUO)),
     (_spec("expt_is_metal", "metallicity (experimental band gap = 0)", "1", [ZHUO], "classification", (0.0, 1.0), 0.0,
            "matbench_expt_is_metal: 1 = metal, 0 = non-metal, 4,921 compositions from the same compilation as "
-           "expt_gap (so the two tasks share compositions). Keeps matbench's test folds.", classification=True),
+           "expt_gap (so the two tasks share compositions). Keeps matbench's test folds.", classification=True,
+           split_key="electronic band gap (experimental)"),  # same measurements as expt_gap: same splits
      matbench_builder("expt_is_metal", ZHUO, classification=True)),
     (_spec("glass", "metallic glass formation by melt spinning", "1", [GLASS], "classification", (0.0, 1.0), 0.0,
            "matbench_glass: 1 = forms an amorphous ribbon on melt spinning, 0 = does not (5,680 alloys, "

@@ -61,7 +61,7 @@ def build_task_table(spec: TaskSpec, builder, force: bool = False) -> pd.DataFra
         return pd.read_parquet(table)
     raw, rejects = builder()
     entries, cur_rej = curate_mod.curate(spec, raw)
-    entries = splits_mod.assign_splits(entries, spec.property, spec.input)
+    entries = splits_mod.assign_splits(entries, spec.split_salt, spec.input)
     entries, est_rej = splits_mod.drop_estimated_held_out(entries)
     entries.insert(0, "key", [f"{spec.name}/{hashlib.sha1(g.encode()).hexdigest()[:12]}" for g in entries["group"]])
     all_rej = pd.concat([rejects, cur_rej, est_rej], ignore_index=True)

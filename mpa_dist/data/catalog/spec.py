@@ -39,6 +39,11 @@ class TaskSpec:
     tolerance: float = 0.0  # repeats of one entry that differ by more than this are a conflict
     classification: bool = False
     description: str = ""
+    split_key: str = ""  # tasks measured on the same samples share it (default: `property`)
+
+    @property
+    def split_salt(self) -> str:
+        return self.split_key or self.property
 
     def summary(self, num_entries: int | None = None) -> dict:
         d = asdict(self)
