@@ -1,6 +1,7 @@
 """Print the catalogue of datasets and tasks: a table, or JSON with `format=json`."""
 
 import json
+import warnings
 
 import hydra
 from omegaconf import DictConfig
@@ -11,6 +12,7 @@ from mpa_dist.data.catalog.format import table
 
 @hydra.main(config_path="../configs", config_name="catalog", version_base="1.3")
 def main(cfg: DictConfig) -> None:
+    warnings.filterwarnings("ignore", message="No Pauling electronegativity")  # pymatgen, noble gases
     if cfg.format not in ("table", "json"):
         raise ValueError(f"format must be 'table' or 'json', not {cfg.format!r}")
     items = registry.catalog(rebuild=cfg.rebuild)

@@ -11,7 +11,6 @@ the same per-atom features as its unit cell.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from mpa_dist.model.scatter import dense_index
@@ -38,7 +37,10 @@ class GlobalAttention(nn.Module):
         q, k, v = qkv.view(G, n_max, 3, H, c // H).permute(2, 0, 3, 1, 4)  # each (G, H, n_max, d)
         bias = s.new_full((G, n_max), float("-inf")).index_put(
             (batch.graph, slot), torch.log(batch.atom_weight.to(s.dtype)))
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias[:, None, None, :])
+        # written out rather than F.scaled_dot_product_attention: forces in training need a
+        # double backward, which the fused CPU kernel does not implement
+        att = torch.softmax(q @ k.transpose(-1, -2) / (c // H) ** 0.5 + bias[:, None, None, :], dim=-1)
+        out = att @ v
         out = out.permute(0, 2, 1, 3).reshape(G, n_max, c)[batch.graph, slot]
         s = s + self.proj(out)
         return s + self.mlp(self.norm2(s))

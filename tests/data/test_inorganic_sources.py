@@ -205,7 +205,7 @@ def test_counts(built):
     assert uniq["steels_yield"] == 312 and uniq["formation_enthalpy_expt"] == 2135
     at_least_200 = [n for n, u in uniq.items() if u >= 200]
     assert len(at_least_200) >= 12, uniq
-    assert uniq["refractive_index"] >= 100  # refractiveindex.info's main shelf has only ~255 materials
+    assert uniq["refractive_index_solid"] >= 100  # refractiveindex.info's main shelf has only ~255 materials
 
 
 def test_matbench_folds_match_crabnet(built):
@@ -242,8 +242,8 @@ def test_known_values(built):
     assert abs(value("crc_density", "NaCl") - 2.17) < 0.03
     assert abs(value("crc_entropy", "NaCl") - 72.1 / 2) < 0.5
     assert abs(value("crc_heat_capacity", "NaCl") - 50.5 / 2) < 0.5
-    assert 1.75 < value("refractive_index", "Al2O3") < 1.78  # sapphire, ordinary ray
-    assert 1.54 < value("refractive_index", "SiO2") < 1.55  # alpha-quartz n_o; fused silica (1.458) is rejected
+    assert 1.75 < value("refractive_index_solid", "Al2O3") < 1.78  # sapphire, ordinary ray
+    assert 1.54 < value("refractive_index_solid", "SiO2") < 1.55  # alpha-quartz n_o; fused silica (1.458) is rejected
 
 
 def test_crc_formula_resolution_traps():

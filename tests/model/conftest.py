@@ -47,6 +47,11 @@ def make_model():
 
 
 @pytest.fixture(scope="session")
+def all_heads():
+    return [dict(h) for h in ALL_HEADS]
+
+
+@pytest.fixture(scope="session")
 def config_of():
     return model_config
 

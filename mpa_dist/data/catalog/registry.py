@@ -22,7 +22,7 @@ from mpa_dist.data.catalog import curate as curate_mod
 from mpa_dist.data.catalog import splits as splits_mod
 from mpa_dist.data.catalog.spec import DatasetSpec, TaskSpec
 from mpa_dist.data.offline import cache_dir
-from mpa_dist.data.readers.formula import composition_record
+from mpa_dist.data.readers.formula import composition_record, reduced_formula
 from mpa_dist.data.readers.smiles import ConformerCache, molecule_records
 from mpa_dist.data.record import EXPERIMENTAL as EXPERIMENTAL_THEORY
 from mpa_dist.data.record import Label, Record
@@ -56,11 +56,14 @@ def _cache_paths(name: str) -> tuple[Path, Path, Path]:
 def build_task_table(spec: TaskSpec, builder, force: bool = False) -> pd.DataFrame:
     """Curated entries of one experimental task (cached). Rejects go to <name>.rejects.jsonl."""
     table, rej_path, ver_path = _cache_paths(spec.name)
-    version = _code_hash(builder, curate_mod, splits_mod) + hashlib.sha256(repr(spec).encode()).hexdigest()[:8]
+    version = _code_hash(builder, curate_mod, splits_mod, _drop_molecular_substances) + hashlib.sha256(repr(spec).encode()).hexdigest()[:8]
     if not force and table.exists() and ver_path.exists() and ver_path.read_text() == version:
         return pd.read_parquet(table)
     raw, rejects = builder()
     entries, cur_rej = curate_mod.curate(spec, raw)
+    if spec.input == "composition":
+        entries, cross_rej = _drop_molecular_substances(spec, entries)
+        cur_rej = pd.concat([cur_rej, cross_rej], ignore_index=True)
     entries = splits_mod.assign_splits(entries, spec.split_salt, spec.input)
     entries, est_rej = splits_mod.drop_estimated_held_out(entries)
     entries.insert(0, "key", [f"{spec.name}/{hashlib.sha1(g.encode()).hexdigest()[:12]}" for g in entries["group"]])
@@ -72,6 +75,28 @@ def build_task_table(spec: TaskSpec, builder, force: bool = False) -> pd.DataFra
             f.write(json.dumps({"ref": str(r.ref), "reason": r.reason}) + "\n")
     ver_path.write_text(version)
     return entries
+
+
+def _drop_molecular_substances(spec: TaskSpec, entries: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A substance measured for the same property as a molecule (SMILES) and as a formula would be
+    split twice, by different keys: keep it in the molecular task only."""
+    from rdkit import Chem
+    from rdkit.Chem.rdMolDescriptors import CalcMolFormula
+
+    formulas: dict[str, str] = {}
+    for ds in datasets().values():
+        t = ds.tasks[0] if ds.tasks else None
+        if ds.kind == "experimental" and ds.input == "molecule" and t.split_salt == spec.split_salt:
+            for smi in ds.entries()["group"]:
+                try:
+                    formulas.setdefault(reduced_formula(CalcMolFormula(Chem.MolFromSmiles(smi))), t.name)
+                except Exception:  # a formula pymatgen cannot read cannot collide either
+                    continue
+    hit = entries["group"].isin(formulas) if formulas else pd.Series(False, index=entries.index)
+    rej = pd.DataFrame({"ref": entries.loc[hit, "refs"],
+                        "reason": [f"the same substance is in the molecular task {formulas[g]!r} of this property; "
+                                   "kept there only" for g in entries.loc[hit, "group"]]})
+    return entries[~hit].reset_index(drop=True), rej
 
 
 def _experimental_records(spec: TaskSpec, row: dict, opt: RecordOptions) -> list[Record]:
@@ -138,13 +163,27 @@ def tasks() -> list[TaskSpec]:
     return [t for ds in datasets().values() for t in ds.tasks]
 
 
+def _computed_counts() -> dict:
+    """Entry counts of the first-principles sets, cached by a hash of the code that reads them."""
+    src = Path(__file__).parents[1] / "sources"
+    h = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(src.glob("*.py")))).hexdigest()[:16]
+    path = cache_dir() / "catalog" / "computed_counts.json"
+    cached = json.loads(path.read_text()) if path.exists() else {}
+    if cached.get("version") != h:
+        cached = {"version": h, "counts": {n: len(d.entries()) for n, d in datasets().items() if d.kind == "computed"}}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(cached))
+    return cached["counts"]
+
+
 def catalog(rebuild: bool = False) -> list[dict]:
     """One item per task: its spec, dataset and number of unique entries with that label."""
     items = []
+    counts = _computed_counts()
     for ds in datasets().values():
         if rebuild and ds.kind == "experimental":
             build_task_table(ds.tasks[0], ds.builder, force=True)
-        n = len(ds.entries())
+        n = counts[ds.name] if ds.kind == "computed" else len(ds.entries())
         for t in ds.tasks:
             items.append(t.summary(num_entries=n))
     return items
