@@ -77,6 +77,10 @@ def build_batches(args) -> tuple[dict, dict]:
 
 # ---------------------------------------------------------------- timing (both venvs)
 def peak_rss_mb() -> float:
+    """VmHWM of this process (ru_maxrss would carry the parent's peak across exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -214,7 +218,7 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     p.add_argument("--modes", default=",".join(MODES))
-    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--no-mace", action="store_true")
     p.add_argument("--mace-python", default=str(MACE_PYTHON))

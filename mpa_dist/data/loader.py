@@ -48,6 +48,7 @@ class LoaderConfig:
     num_workers: int = 2
     seed: int = 0
     on_error: str = "skip"  # skip: report and skip a corrupt shard or sample | fail
+    split_nodes: bool = True  # False: every rank reads every shard (e.g. to fit normalisation identically)
     source_vocab: dict[str, int] = field(default_factory=dict)
 
 
@@ -97,7 +98,7 @@ def _source(urls: list[str], cfg: LoaderConfig, handler: ErrorPolicy) -> wds.Dat
     elif cfg.mode == "epoch":
         # split the fixed shard list by rank, then by worker, THEN shuffle within the part:
         # the parts stay disjoint and cover every shard once
-        shards = [wds.SimpleShardList(urls), wds.split_by_node, wds.split_by_worker]
+        shards = [wds.SimpleShardList(urls)] + ([wds.split_by_node] if cfg.split_nodes else []) + [wds.split_by_worker]
         if cfg.split == "train":
             shards.append(wds.detshuffle(len(urls), seed=cfg.seed))
     else:
@@ -142,11 +143,14 @@ def _finish(buf, cfg: LoaderConfig, errors: int):
 
 def build_dataset(cfg: LoaderConfig) -> wds.DataPipeline:
     handler = ErrorPolicy(cfg.on_error)
-    srcs = [_source(shard_urls(s.path, cfg.split), cfg, handler) for s in cfg.sources]
-    if not all(shard_urls(s.path, cfg.split) for s in cfg.sources):
-        empty = [s.path for s in cfg.sources if not shard_urls(s.path, cfg.split)]
+    urls = [shard_urls(s.path, cfg.split) for s in cfg.sources]
+    empty = [s.path for s, u in zip(cfg.sources, urls) if not u]
+    if len(empty) == len(urls) or (empty and cfg.split == "train"):
         raise ValueError(f"no {cfg.split!r} shards in {empty}")
-    stages = [wds.RandomMix(srcs, mixing_weights(cfg), longest=cfg.mode == "epoch") if len(srcs) > 1 else srcs[0]]
+    keep = [i for i, u in enumerate(urls) if u]  # a small source may have no validation shard: skip it there
+    srcs = [_source(urls[i], cfg, handler) for i in keep]
+    weights = [mixing_weights(cfg)[i] for i in keep]
+    stages = [wds.RandomMix(srcs, weights, longest=cfg.mode == "epoch") if len(srcs) > 1 else srcs[0]]
     if cfg.shuffle_buffer and cfg.split == "train":
         stages.append(wds.shuffle(cfg.shuffle_buffer, initial=min(cfg.shuffle_buffer, 100)))
     stages.append(lambda src: _expand(src, cfg, handler))

@@ -120,7 +120,7 @@ class Record:
 def _pack(a: np.ndarray | None):
     if a is None:
         return None
-    a = np.ascontiguousarray(a)
+    a = np.asarray(a).copy(order="C")  # not ascontiguousarray: it turns 0-d arrays into 1-d
     return [a.dtype.str, list(a.shape), a.tobytes()]
 
 

@@ -17,6 +17,7 @@ def test_roundtrip_keeps_every_field_and_unit(qm9_records):
     for k, lab in r.labels.items():
         assert back.labels[k].unit == lab.unit and back.labels[k].per_atom == lab.per_atom
         np.testing.assert_array_equal(back.labels[k].value, lab.value)
+        assert back.labels[k].value.shape == lab.value.shape
 
 
 def test_crystal_and_composition_roundtrip():

@@ -1,0 +1,96 @@
+"""Checkpoints: DeepSpeed's (everything to resume, ZeRO-partitioned) and an exported,
+consolidated fp32 model that loads without DeepSpeed and without unpickling anything.
+
+The export is two files written atomically: `model.safetensors` (weights and the
+normalisation/reference buffers) and `model.json` (architecture, heads, source vocabulary,
+tasks with units and transforms).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from mpa_dist.train import distributed as dist
+
+CKPT_DIR = "checkpoints"
+
+
+class CheckpointError(RuntimeError):
+    pass
+
+
+def save(engine, run_dir: Path, step: int, client_state: dict, keep: int = 2) -> None:
+    """All ranks call this. DeepSpeed writes the tag, then `latest`: a crash mid-save leaves
+    `latest` on the previous complete checkpoint."""
+    ckpt = run_dir / CKPT_DIR
+    engine.save_checkpoint(str(ckpt), tag=f"step{step:09d}", client_state=client_state)
+    dist.barrier()
+    if dist.is_main():
+        tags = sorted(p for p in ckpt.glob("step*") if p.is_dir())
+        for old in tags[:-keep]:
+            _rmtree(old)
+
+
+def _rmtree(path: Path) -> None:
+    for p in sorted(path.rglob("*"), reverse=True):
+        p.unlink() if p.is_file() else p.rmdir()
+    path.rmdir()
+
+
+def resume(engine, run_dir: Path) -> dict | None:
+    ckpt = run_dir / CKPT_DIR
+    if not (ckpt / "latest").exists():
+        return None
+    path, client = engine.load_checkpoint(str(ckpt), load_optimizer_states=True, load_lr_scheduler_states=True)
+    if path is None:
+        raise CheckpointError(f"could not load the DeepSpeed checkpoint in {ckpt}")
+    return client
+
+
+def consolidated_state(engine, run_dir: Path) -> dict[str, torch.Tensor]:
+    """Full fp32 weights on every rank: from the module (ZeRO 0-2) or gathered (ZeRO-3)."""
+    if engine.zero_optimization_stage() == 3:
+        from deepspeed.utils.zero_to_fp32 import get_fp32_state_dict_from_zero_checkpoint
+
+        return get_fp32_state_dict_from_zero_checkpoint(str(run_dir / CKPT_DIR))
+    return {k: v.detach().float().cpu() for k, v in engine.module.state_dict().items()}
+
+
+def export(state: dict[str, torch.Tensor], meta: dict, path: Path) -> None:
+    """Write <path>.safetensors and <path>.json atomically (rank 0 only)."""
+    if not dist.is_main():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    st, js = path.with_suffix(".safetensors"), path.with_suffix(".json")
+    state = {k: v.contiguous() for k, v in state.items() if v is not None}
+    save_file(state, str(st) + ".tmp", metadata={"format": "mpa_dist"})
+    js.with_suffix(".json.tmp").write_text(json.dumps(meta, indent=1))
+    os.replace(str(st) + ".tmp", st)
+    os.replace(js.with_suffix(".json.tmp"), js)
+
+
+def load_exported(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """Weights and metadata of an exported model; a truncated or tampered file is a clear error."""
+    path = Path(path)
+    st = path if path.suffix == ".safetensors" else path.with_suffix(".safetensors")
+    js = st.with_suffix(".json")
+    if not st.exists() or not js.exists():
+        raise CheckpointError(f"{st} and {js} are both needed: export a model with a training phase first")
+    try:
+        state = load_file(str(st))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{st} is not a readable safetensors file (truncated or modified?): {e}") from None
+    try:
+        meta = json.loads(js.read_text())
+    except json.JSONDecodeError as e:
+        raise CheckpointError(f"{js} is not valid JSON: {e}") from None
+    for key in ("model", "heads", "source_vocab"):
+        if key not in meta:
+            raise CheckpointError(f"{js} lacks {key!r}: not an mpa_dist model export")
+    return state, meta

@@ -1,0 +1,52 @@
+"""Masked multi-task losses on normalised targets: Huber by default, cross-entropy for classes."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+LOSSES = ("huber", "mse", "l1")
+
+
+def regression(pred: torch.Tensor, target: torch.Tensor, kind: str, delta: float) -> torch.Tensor:
+    """Elementwise loss summed over trailing dims: one value per row."""
+    if kind == "huber":
+        e = F.huber_loss(pred, target, reduction="none", delta=delta)
+    elif kind == "mse":
+        e = (pred - target) ** 2
+    elif kind == "l1":
+        e = (pred - target).abs()
+    else:
+        raise ValueError(f"loss must be one of {LOSSES}, not {kind!r}")
+    return e.reshape(e.shape[0], -1).mean(-1)
+
+
+def output_losses(model, out: dict, batch, source_ids: dict[str, int], kind: str = "huber", delta: float = 1.0,
+                  weights: dict[str, float] | None = None) -> tuple[torch.Tensor, dict[str, tuple[float, int]]]:
+    """Total loss and per-output (sum of losses, rows) for logging.
+
+    A head `label@source` learns only from records of that source; per-atom outputs (forces)
+    take the mask of their graph. Rows without a label are masked out, never zero-filled.
+    """
+    kinds = model.output_kinds()
+    total = out[next(iter(out))].new_zeros(())
+    parts = {}
+    for name, (y, mask) in model.normalise_labels(batch).items():
+        if name not in out:
+            continue
+        src = name.split("@", 1)[1] if "@" in name else None
+        if src is not None:
+            mask = mask & (batch.source == source_ids.get(src, -1))
+        pred = out[name]
+        if kinds[name][0] == "forces":
+            mask = mask[batch.graph]
+        if not mask.any():
+            continue
+        if kinds[name][0] == "logits":
+            rows = F.cross_entropy(pred[mask], y[mask].round().long(), reduction="none")
+        else:
+            rows = regression(pred[mask], y[mask].to(pred.dtype), kind, delta)
+        w = (weights or {}).get(name.split("@")[0], 1.0)
+        total = total + w * rows.mean()
+        parts[name] = (float(rows.sum()), int(mask.sum()))
+    return total, parts

@@ -1,0 +1,92 @@
+"""What a phase trains on: its data sources (shards written on demand), the heads their
+labels need, and the vocabulary of sources the model embeds."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from mpa_dist.data.loader import LoaderConfig, SourceConfig
+from mpa_dist.data.shards import make_shards
+from mpa_dist.train import distributed as dist
+
+FORCE_LABEL, STRESS_LABEL = "forces", "stress"
+
+
+@dataclass
+class Source:
+    dataset: str
+    path: Path
+    weight: float | None
+    manifest: dict
+
+
+def shard_dir(root: str, dataset: str, scheme: str, limit: int | None, conformers: int) -> Path:
+    name = Path(dataset).stem if Path(dataset).is_file() else dataset
+    return Path(root) / f"{name}-{scheme}" / (f"n{limit}" if limit else "all") / f"k{conformers}"
+
+
+def ensure_shards(data_cfg, dataset: str, limit: int | None) -> Path:
+    """Shards of one dataset under data.shards_root, written by rank 0 if missing."""
+    path = shard_dir(data_cfg.shards_root, dataset, data_cfg.scheme, limit, data_cfg.conformers)
+    if dist.is_main() and not (path / "manifest.json").exists():
+        make_shards(dataset, path, limit=limit, scheme=data_cfg.scheme, workers=data_cfg.shard_workers,
+                    conformers=data_cfg.conformers, min_shards=data_cfg.min_shards, progress=True)
+    dist.barrier()
+    return path
+
+
+def sources(data_cfg) -> list[Source]:
+    out = []
+    for dataset, s in data_cfg.sources.items():
+        path = ensure_shards(data_cfg, dataset, s.limit)
+        out.append(Source(dataset, path, s.weight, json.loads((path / "manifest.json").read_text())))
+    return out
+
+
+def heads_for(srcs: list[Source], per_source: bool = True) -> list[dict]:
+    """One head per (label, source) for every task of every source, readout from the catalogue.
+
+    Energy heads take forces and stress where the source has those labels."""
+    heads = []
+    for s in srcs:
+        labels = s.manifest["splits"]["train"]["stats"]
+        for t in s.manifest["tasks"]:
+            if t["label"] not in labels:
+                continue
+            h = {"name": f"{t['label']}@{s.dataset}" if per_source else t["label"], "readout": t["readout"]}
+            if t["readout"] == "energy":
+                h["forces"] = FORCE_LABEL in labels
+                h["stress"] = STRESS_LABEL in labels and s.manifest["input"] == "crystal"
+            if t["readout"] == "classification":
+                h["num_classes"] = 2
+            heads.append(h)
+    return heads
+
+
+def extend_vocab(vocab: dict[str, int], srcs: list[Source], capacity: int) -> dict[str, int]:
+    """Source ids are stable across phases: known sources keep theirs, new ones are appended."""
+    vocab = dict(vocab)
+    for s in srcs:
+        for name in {s.dataset, Path(s.dataset).stem}:
+            if name not in vocab:
+                vocab[name] = len(vocab) + 1  # 0 is "unknown"
+    if max(vocab.values(), default=0) >= capacity:
+        raise ValueError(f"{len(vocab)} sources exceed the model's num_sources={capacity}: raise model.num_sources")
+    return vocab
+
+
+def loader_config(data_cfg, srcs: list[Source], split: str, mode: str, vocab: dict[str, int], cutoff: float,
+                  seed: int, workers: int | None = None) -> LoaderConfig:
+    return LoaderConfig(
+        sources=[SourceConfig(str(s.path), s.weight) for s in srcs], split=split, mode=mode, cutoff=cutoff,
+        max_atoms=data_cfg.max_atoms, max_edges=data_cfg.max_edges, max_graphs=data_cfg.max_graphs,
+        temperature=data_cfg.temperature, shuffle_buffer=data_cfg.shuffle_buffer if split == "train" else 0,
+        conformers=data_cfg.conformer_sampling if split == "train" else "all",
+        num_workers=data_cfg.num_workers if workers is None else workers, seed=seed,
+        on_error=data_cfg.on_error, source_vocab=vocab)
+
+
+def task_specs(srcs: list[Source]) -> dict[str, dict]:
+    return {t["label"]: t for s in srcs for t in s.manifest["tasks"]}

@@ -1,0 +1,311 @@
+"""The training engine shared by the three phases, under DeepSpeed (ZeRO 0-3) on one code path.
+
+Pre-training: first-principles labels, one head per (label, source). Mid-training: the
+training splits of the experimental tasks plus a share of first-principles data that may
+grow on a schedule. Post-training: a fresh head for one task on a chosen checkpoint, with
+a fine-tuning strategy, early stopping on validation and test metrics written once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import OmegaConf
+
+from mpa_dist.data.loader import build_loader
+from mpa_dist.model import build_model
+from mpa_dist.train import checkpoint, distributed as dist, finetune, plan, schedule
+from mpa_dist.train.evaluate import evaluate
+from mpa_dist.train.logger import RunLogger
+from mpa_dist.train.losses import output_losses
+from mpa_dist.train.norms import apply_transforms, fit_norms
+from mpa_dist.train.schema import validate
+
+
+class BadLossError(RuntimeError):
+    pass
+
+
+class Trainer:
+    def __init__(self, cfg):
+        self.cfg = cfg = validate(cfg)
+        self.device = dist.init(cfg.cluster.backend)
+        torch.set_num_threads(cfg.cluster.threads or max(1, torch.get_num_threads() // max(1, _local_world())))
+        _seed(cfg.seed + dist.rank())
+        self.run_dir = Path(cfg.run_dir)
+        if dist.is_main():
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            (self.run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
+        init_state, init_meta = checkpoint.load_exported(cfg.init_from) if cfg.init_from else ({}, {})
+        self.srcs = plan.sources(cfg.data)
+        self.dft = plan.sources(_with_sources(cfg.data, cfg.data.dft_sources)) if cfg.data.dft_sources else []
+        if init_meta.get("phase") == "midtrain" and init_meta.get("split_scheme") != cfg.data.scheme:
+            raise ValueError(f"{cfg.init_from} was mid-trained on {init_meta.get('split_scheme')!r} training splits: "
+                             f"evaluating on the {cfg.data.scheme!r} split would leak held-out entries")
+        model_cfg = init_meta.get("model") or OmegaConf.to_container(cfg.model, resolve=True)
+        self.cutoff = float(model_cfg["cutoff"])
+        self.vocab = plan.extend_vocab(init_meta.get("source_vocab", {}), self.srcs + self.dft,
+                                       model_cfg.get("num_sources", 64))
+        self.tasks = {**plan.task_specs(self.dft), **plan.task_specs(self.srcs)}
+        self.heads = self._heads()
+        model = build_model(model_cfg, self.heads)
+        self.loaded = _load_matching(model, init_state)
+        self.transforms = {t["label"]: t["transform"] for t in self.tasks.values() if t["transform"] != "none"}
+        fresh = [h["name"] for h in self.heads if not any(k.startswith(f"heads.{h['name']}.") for k in self.loaded)]
+        fit_norms(model, fresh, self._loader("train", "epoch", workers=0, all_ranks=True), self.transforms,
+                  cfg.data.norm_samples, self.vocab)
+        if cfg.finetune.strategy == "lora":
+            finetune.add_lora(model, cfg.finetune.lora_rank, cfg.finetune.lora_alpha)
+        self.model_cfg, self.model = model_cfg, model
+        groups = finetune.param_groups(model, cfg.finetune, cfg.optim.lr, cfg.optim.weight_decay, cfg.steps)
+        opt = torch.optim.AdamW(groups, lr=cfg.optim.lr, betas=tuple(cfg.optim.betas))
+        import deepspeed
+
+        self.engine, self.optimizer, _, _ = deepspeed.initialize(model=model, optimizer=opt, config=self._ds_config())
+        self.dtype = torch.bfloat16 if cfg.precision == "bf16" else torch.float32
+        self.ema = _ema(self.engine, cfg.ema_decay)
+        self.step, self.bad_in_row, self.bad_total, self.best, self.since_best = 0, 0, 0, math.inf, 0
+        client = checkpoint.resume(self.engine, self.run_dir)
+        if client:
+            self._restore(client)
+
+    # ---- set-up helpers -------------------------------------------------------------
+    def _heads(self) -> list[dict]:
+        ft = self.cfg.finetune
+        if self.cfg.phase != "posttrain":
+            return plan.heads_for(self.dft + self.srcs)
+        task = ft.task or next(iter(self.cfg.data.sources))
+        spec = self.tasks[task]
+        h = {"name": spec["label"], "readout": ft.readout or spec["readout"]}
+        if h["readout"] == "classification":
+            h["num_classes"] = 2
+        return [h]
+
+    def _ds_config(self) -> dict:
+        c = self.cfg
+        ds = {"train_micro_batch_size_per_gpu": 1, "gradient_accumulation_steps": c.optim.grad_accum,
+              "gradient_clipping": c.optim.grad_clip, "steps_per_print": 10**9, "wall_clock_breakdown": False,
+              "zero_optimization": {"stage": c.deepspeed.zero_stage},
+              "bf16": {"enabled": c.precision == "bf16"}, "zero_allow_untested_optimizer": True}
+        if c.deepspeed.offload_optimizer:
+            ds["zero_optimization"]["offload_optimizer"] = {"device": "cpu"}
+        ds.update(OmegaConf.to_container(c.deepspeed.extra))
+        return ds
+
+    def _weights(self, progress: float) -> list[float | None]:
+        """Mixing weights: experimental and first-principles groups by the dft_share schedule."""
+        srcs = self.srcs + self.dft
+        if not self.dft:
+            return [s.weight for s in srcs]
+        start, end = self.cfg.data.dft_share
+        stages = max(self.cfg.data.dft_stages, 1)
+        share = start + (end - start) * min(int(progress * stages) / max(stages - 1, 1), 1.0)
+        t = self.cfg.data.temperature
+
+        def group(ss, total):
+            sizes = [s.manifest["splits"]["train"]["num_written"] ** (1 / t) for s in ss]
+            return [total * x / sum(sizes) for x in sizes]
+
+        return group(self.srcs, 1 - share) + group(self.dft, share)
+
+    def _loader(self, split: str, mode: str, workers: int | None = None, all_ranks: bool = False, seed: int = 0,
+                weights: list | None = None):
+        srcs = self.srcs + self.dft if split == "train" else self.srcs
+        lc = plan.loader_config(self.cfg.data, srcs, split, mode, self.vocab, self.cutoff, seed, workers)
+        if weights is not None:
+            for sc, w in zip(lc.sources, weights):
+                sc.weight = w
+        lc.split_nodes = not all_ranks
+        return build_loader(lc)
+
+    # ---- the loop -------------------------------------------------------------------
+    def train(self) -> dict:
+        c, total = self.cfg, self.cfg.steps
+        log = RunLogger(self.run_dir, total, self.step, c.progress)
+        inv = {v: k for k, v in self.vocab.items()}
+        stage, it = None, None
+        metrics = {}
+        while self.step < total:
+            s = int(self.step / total * max(c.data.dft_stages, 1)) if self.dft else 0
+            if s != stage:  # a new loader when the mixture changes, or on (re)start
+                stage, it = s, iter(self._loader("train", "stream", seed=c.seed * 100003 + self.step,
+                                                 weights=self._weights(self.step / total)))
+            batch = next(it).to(self.device, self.dtype)
+            apply_transforms(batch, self.transforms)
+            self.engine.train()
+            out = self.engine(batch)
+            loss, parts = output_losses(self.model, out, batch, self.vocab, c.loss.type, c.loss.delta,
+                                        {"forces": c.loss.force_weight, "stress": c.loss.stress_weight})
+            loss = loss + 0.0 * sum(v.sum() for v in out.values())  # every rank backpropagates through every head
+            if dist.any_true(not bool(torch.isfinite(loss)), self.device):
+                self._bad_step()
+                continue
+            self.bad_in_row = 0
+            lr = schedule.apply(self.optimizer, self.step, total, c.optim)
+            boundary = self.engine.is_gradient_accumulation_boundary()
+            self.engine.backward(loss)
+            self.engine.step()
+            if boundary and self.ema is not None:
+                self.ema.update_parameters(self.engine.module)
+            self.step += 1
+            log.batch(batch, parts, inv)
+            log.bar.update(1)
+            if self.step % c.log_every == 0 or self.step == total:
+                gn = self.engine.get_global_grad_norm()
+                metrics.update(log.flush(self.step, lr, None if gn is None else float(gn), self.device,
+                                         self.bad_total, float(loss)))
+            if self.step % c.eval_every == 0 or self.step == total:
+                val = self.evaluate("val")
+                log.scalars("val", val, self.step)
+                if self._early_stop(val):
+                    break
+            if self.step % c.ckpt_every == 0 or self.step == total:
+                checkpoint.save(self.engine, self.run_dir, self.step, self._client_state())
+        log.close()
+        return metrics
+
+    def _bad_step(self):
+        self.bad_in_row += 1
+        self.bad_total += 1
+        if self.bad_in_row >= self.cfg.max_bad_steps:
+            checkpoint.save(self.engine, self.run_dir, self.step, self._client_state())
+            raise BadLossError(f"{self.bad_in_row} non-finite losses in a row at step {self.step}; the last good "
+                               f"state is saved in {self.run_dir / checkpoint.CKPT_DIR}")
+
+    def _early_stop(self, val: dict) -> bool:
+        """Post-training keeps the best validation model and stops after `patience` evaluations without gain."""
+        if self.cfg.phase != "posttrain":
+            return False
+        score = float(np.mean([v for k, v in val.items() if k.startswith("mae/")] or [-val.get("accuracy", 0)]))
+        if score < self.best:
+            self.best, self.since_best = score, 0
+            self.export(self.run_dir / "best")
+            return False
+        self.since_best += 1
+        return self.since_best >= self.cfg.finetune.patience
+
+    def evaluate(self, split: str) -> dict:
+        module = self.ema.module if self.ema is not None else self.engine.module
+        return evaluate(module, self._loader(split, "epoch"), self.device, self.dtype, self.vocab, self.transforms,
+                        self.cfg.eval_batches)
+
+    # ---- state ----------------------------------------------------------------------
+    def _client_state(self) -> dict:
+        return {"step": self.step, "bad_total": self.bad_total, "best": self.best, "since_best": self.since_best,
+                "vocab": self.vocab, "rng": _rng_state(),
+                "ema": None if self.ema is None else {k: v.cpu() for k, v in self.ema.state_dict().items()}}
+
+    def _restore(self, client: dict):
+        self.step, self.bad_total = client["step"], client["bad_total"]
+        self.best, self.since_best = client["best"], client["since_best"]
+        _set_rng_state(client["rng"])
+        if self.ema is not None and client.get("ema"):
+            self.ema.load_state_dict(client["ema"])
+        if dist.is_main():
+            print(f"resumed {self.cfg.phase} from step {self.step} in {self.run_dir}", flush=True)
+
+    def finish(self) -> dict:
+        """Post-training: the best model on validation, rebuilt from its export without DeepSpeed,
+        evaluated once on the test split; the row is appended to finetune.results."""
+        best = self.run_dir / "best"
+        state, meta = checkpoint.load_exported(best if best.with_suffix(".json").exists() else self.run_dir / "model")
+        model = build_model(meta["model"], meta["heads"])
+        model.load_state_dict(state)
+        model.to(self.device)
+        ev = lambda split: evaluate(model, self._loader(split, "epoch"), self.device, torch.float32, self.vocab,
+                                    self.transforms)
+        task = self.heads[0]["name"]
+        out = {"task": task, "unit": self.tasks[task]["unit"], "transform": self.tasks[task]["transform"],
+               "init_from": self.cfg.init_from, "strategy": self.cfg.finetune.strategy,
+               "readout": self.heads[0]["readout"], "scheme": self.cfg.data.scheme, "seed": self.cfg.seed,
+               "steps": self.step, "val": ev("val"), "test": ev("test")}
+        if self.cfg.finetune.results and dist.is_main():
+            with open(self.cfg.finetune.results, "a") as f:
+                f.write(json.dumps(out) + "\n")
+        return out
+
+    def export(self, path: Path | None = None) -> Path:
+        """The consolidated fp32 model (EMA weights if enabled), loadable without DeepSpeed."""
+        path = path or self.run_dir / "model"
+        if self.ema is not None:
+            state = {k.removeprefix("module."): v.detach().float().cpu() for k, v in self.ema.state_dict().items()
+                     if k != "n_averaged"}
+        else:
+            state = checkpoint.consolidated_state(self.engine, self.run_dir)
+        if self.cfg.finetune.strategy == "lora":
+            state = _merge_lora(self.engine.module)
+        meta = {"model": self.model_cfg, "heads": self.heads, "source_vocab": self.vocab, "phase": self.cfg.phase,
+                "step": self.step, "tasks": self.tasks, "transforms": self.transforms,
+                "split_scheme": self.cfg.data.scheme, "data": [s.dataset for s in self.srcs + self.dft]}
+        checkpoint.export(state, meta, path)
+        dist.barrier()
+        return path
+
+
+def _with_sources(data_cfg, sources):
+    d = OmegaConf.create(OmegaConf.to_container(data_cfg))
+    d.sources = sources
+    return d
+
+
+def _local_world() -> int:
+    import os
+
+    return int(os.environ.get("LOCAL_WORLD_SIZE", os.environ.get("WORLD_SIZE", 1)))
+
+
+def _load_matching(model, state: dict) -> list[str]:
+    """Load every tensor whose name and shape match (backbone, and heads of the same name)."""
+    own = model.state_dict()
+    match = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(match, strict=False)
+    return sorted(match)
+
+
+def _ema(engine, decay: float):
+    if not decay:
+        return None
+    if engine.zero_optimization_stage() == 3:
+        raise ValueError("ema_decay needs the full weights on every rank: use ZeRO stage <= 2")
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(engine.module, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+
+
+def _merge_lora(module) -> dict:
+    """LoRA folded into the base weights, so the export is a plain model."""
+    import copy
+
+    from peft.tuners.lora import LoraModel  # noqa: F401  (peft's merge lives on its layers)
+
+    m = copy.deepcopy(module)
+    for sub in m.modules():
+        if hasattr(sub, "merge") and hasattr(sub, "lora_A"):
+            sub.merge()
+    state = {}
+    for k, v in m.state_dict().items():
+        if "lora_" in k:
+            continue
+        state[k.replace(".base_layer.", ".")] = v.detach().float().cpu()
+    return state
+
+
+def _seed(seed: int):
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _rng_state() -> dict:
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+
+
+def _set_rng_state(s: dict):
+    random.setstate(s["python"])
+    np.random.set_state(s["numpy"])
+    torch.set_rng_state(s["torch"])
