@@ -9,7 +9,8 @@ cutoff envelope and an attention sink of logit 0,
     alpha_ij = env_ij exp(logit_ij) / (1 + sum_k env_ik exp(logit_ik)),
 
 so a neighbour that crosses the cutoff fades out continuously, even when it is the only
-one. Head h weighs its own slice of channels in every irrep block.
+one. Head h weighs its own slice of channels in every irrep block (applied to the
+product's weights, which is cheaper than to its outputs).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import torch
 from e3nn import o3
 from torch import nn
 
-from mpa_dist.model.irreps import head_index, num_scalars
+from mpa_dist.model.irreps import num_scalars, weight_heads
 from mpa_dist.model.scatter import scatter_max, scatter_sum
 
 
@@ -61,7 +62,7 @@ class EquivariantGraphAttention(nn.Module):
         self.query = nn.Linear(self.c_in, num_heads * attn_dim)
         self.key = nn.Linear(self.c_in, num_heads * attn_dim)
         self.edge_gate = nn.Linear(radial_hidden, num_heads * attn_dim + num_heads)
-        self.register_buffer("heads_of", head_index(irreps_mid, num_heads), persistent=False)
+        self.register_buffer("heads_of", weight_heads(self.irreps_in, instructions, num_heads), persistent=False)
         self.out = o3.Linear(irreps_mid, self.irreps_out)
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor, rbf: torch.Tensor, env: torch.Tensor,
@@ -80,6 +81,7 @@ class EquivariantGraphAttention(nn.Module):
         w = env.unsqueeze(-1) * torch.exp(logits - m)
         alpha = w / (torch.exp(-m) + scatter_sum(w, i, n)[i])
 
-        v = self.tp(self.pre(x)[j], sh, self.tp_weights(r))  # (E, dim_mid)
-        msg = scatter_sum(v * alpha[:, self.heads_of], i, n)
+        # attention enters through the (linear) path weights: the same as weighting the messages
+        v = self.tp(self.pre(x)[j], sh, self.tp_weights(r) * alpha[:, self.heads_of])  # (E, dim_mid)
+        msg = scatter_sum(v, i, n)
         return self.out(msg)

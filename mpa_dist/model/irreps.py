@@ -19,14 +19,18 @@ def hidden_irreps(channels: int, vector_channels: int, lmax: int) -> o3.Irreps:
     return o3.Irreps([(channels, natural(0))] + [(vector_channels, natural(l)) for l in range(1, lmax + 1)])
 
 
-def head_index(irreps: o3.Irreps, num_heads: int) -> torch.Tensor:
-    """For each feature component, the attention head its channel belongs to."""
+def weight_heads(irreps_in: o3.Irreps, instructions, num_heads: int) -> torch.Tensor:
+    """For each weight of a channel-wise ("uvu") tensor product, the attention head of its channel.
+
+    The product is linear in its weights, so scaling weight u of a path by head h's attention
+    equals scaling the output channel u: E x weights numbers instead of E x components.
+    """
     out = []
-    for mul, ir in irreps:
+    for i_in, *_ in instructions:
+        mul, ir = irreps_in[i_in]
         if mul % num_heads:
             raise ValueError(f"multiplicity {mul} of {ir} is not divisible by num_heads={num_heads}")
-        per = mul // num_heads
-        out.append((torch.arange(mul) // per).repeat_interleave(ir.dim))
+        out.append(torch.arange(mul) // (mul // num_heads))
     return torch.cat(out)
 
 

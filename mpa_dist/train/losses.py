@@ -48,5 +48,5 @@ def output_losses(model, out: dict, batch, source_ids: dict[str, int], kind: str
             rows = regression(pred[mask], y[mask].to(pred.dtype), kind, delta)
         w = (weights or {}).get(name.split("@")[0], 1.0)
         total = total + w * rows.mean()
-        parts[name] = (float(rows.sum()), int(mask.sum()))
+        parts[name] = (float(rows.detach().sum()), int(mask.sum()))
     return total, parts

@@ -158,7 +158,7 @@ class Trainer:
             if self.step % c.log_every == 0 or self.step == total:
                 gn = self.engine.get_global_grad_norm()
                 metrics.update(log.flush(self.step, lr, None if gn is None else float(gn), self.device,
-                                         self.bad_total, float(loss)))
+                                         self.bad_total, float(loss.detach())))
             if self.step % c.eval_every == 0 or self.step == total:
                 val = self.evaluate("val")
                 log.scalars("val", val, self.step)
