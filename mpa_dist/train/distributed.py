@@ -70,3 +70,9 @@ def all_sum(t: torch.Tensor) -> torch.Tensor:
 
 def any_true(flag: bool, device) -> bool:
     return bool(all_sum(torch.tensor([float(flag)], device=device)).item() > 0)
+
+
+def broadcast_buffers(module: torch.nn.Module, src: int = 0) -> None:
+    if dist.is_initialized() and world() > 1:
+        for b in module.buffers():
+            dist.broadcast(b.data, src)

@@ -42,7 +42,7 @@ def add_lora(model: nn.Module, rank: int, alpha: float) -> nn.Module:
     """Wrap the backbone's nn.Linear layers with LoRA adapters (peft); heads train fully."""
     from peft import LoraConfig, inject_adapter_in_model
 
-    targets = sorted({n.split(".")[-1] for n, m in model.backbone.named_modules() if isinstance(m, nn.Linear)})
+    targets = [n for n, m in model.backbone.named_modules() if isinstance(m, nn.Linear)]  # full names: exact match
     if not targets:
         raise ValueError("LoRA found no nn.Linear layers in the backbone")
     cfg = LoraConfig(r=rank, lora_alpha=alpha, target_modules=targets, lora_dropout=0.0, bias="none")

@@ -19,8 +19,9 @@ def peak_memory_mb(device: torch.device) -> float:
 
 
 class RunLogger:
-    def __init__(self, run_dir, total: int, start: int, progress: bool):
+    def __init__(self, run_dir, total: int, start: int, progress: bool, outputs: list[str]):
         self.main = dist.is_main()
+        self.outputs = sorted(outputs)  # the same list on every rank: the reduction has one shape
         self.tb = None
         if self.main:
             from torch.utils.tensorboard import SummaryWriter
@@ -50,7 +51,7 @@ class RunLogger:
     def flush(self, step: int, lr: float, grad_norm: float | None, device, skipped: int, loss: float):
         """All ranks call this: throughput and mixture are summed over ranks."""
         dt = time.perf_counter() - self.t0
-        names = sorted(self.loss)
+        names = self.outputs
         sums = dist.all_sum(torch.tensor([self.graphs, self.atoms] + [self.loss[n] for n in names]
                                          + [self.rows[n] for n in names], dtype=torch.float64, device=device))
         graphs, atoms = float(sums[0]), float(sums[1])

@@ -59,6 +59,7 @@ class Trainer:
         fresh = [h["name"] for h in self.heads if not any(k.startswith(f"heads.{h['name']}.") for k in self.loaded)]
         fit_norms(model, fresh, self._loader("train", "epoch", workers=0, all_ranks=True), self.transforms,
                   cfg.data.norm_samples, self.vocab)
+        dist.broadcast_buffers(model)  # rank 0's statistics everywhere: DeepSpeed broadcasts parameters only
         if cfg.finetune.strategy == "lora":
             finetune.add_lora(model, cfg.finetune.lora_rank, cfg.finetune.lora_alpha)
         self.model_cfg, self.model = model_cfg, model
@@ -126,7 +127,7 @@ class Trainer:
     # ---- the loop -------------------------------------------------------------------
     def train(self) -> dict:
         c, total = self.cfg, self.cfg.steps
-        log = RunLogger(self.run_dir, total, self.step, c.progress)
+        log = RunLogger(self.run_dir, total, self.step, c.progress, list(self.model.output_kinds()))
         inv = {v: k for k, v in self.vocab.items()}
         stage, it = None, None
         metrics = {}

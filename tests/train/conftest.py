@@ -1,0 +1,37 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[2]
+
+
+def launch(script: str, *overrides: str, launcher: list[str] | None = None, timeout: int = 600, check=True,
+           env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run a phase launcher as users do; returns the finished process (stdout+stderr captured)."""
+    cmd = (launcher or [sys.executable]) + [str(ROOT / "launch" / script), *overrides]
+    e = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_PORT")}
+    e.update(OMP_NUM_THREADS="1", **(env or {}))
+    p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=e)
+    if check and p.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed:\n{p.stdout[-3000:]}\n{p.stderr[-6000:]}")
+    return p
+
+
+def smoke(tmp: Path, phase: str, *extra: str) -> list[str]:
+    return ["experiment=smoke", f"run_dir={tmp / phase}", f"data.shards_root={ROOT / 'shards' / 'test'}",
+            *extra]
+
+
+@pytest.fixture(scope="session")
+def pretrained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("chain")
+    launch("pretrain.py", *smoke(tmp, "pretrain"))
+    return tmp
+
+
+def result(run_dir: Path) -> dict:
+    return json.loads((run_dir / "result.json").read_text())

@@ -1,0 +1,45 @@
+"""A run killed with SIGKILL and restarted continues from its last checkpoint and ends
+where an uninterrupted run ends, within noise."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, launch, result, smoke
+
+STEPS = ["steps=40", "ckpt_every=10", "eval_every=40", "log_every=5"]
+
+
+def _mean_mae(run_dir):
+    val = result(run_dir)["val"]
+    return np.mean([v for k, v in val.items() if k.startswith("mae/") and "@qm9" in k and "tensor" not in k])
+
+
+@pytest.mark.slow
+def test_sigkill_then_restart_resumes_and_matches(tmp_path):
+    launch("pretrain.py", *smoke(tmp_path / "a", "pretrain", *STEPS))
+    args = [sys.executable, str(ROOT / "launch" / "pretrain.py"), *smoke(tmp_path / "b", "pretrain", *STEPS)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    p = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                         start_new_session=True)
+    latest = tmp_path / "b" / "pretrain" / "checkpoints" / "latest"
+    deadline = time.time() + 300
+    while time.time() < deadline and p.poll() is None:
+        if latest.exists() and latest.read_text().strip() >= "step000000020":
+            break
+        time.sleep(0.2)
+    assert p.poll() is None, "the run ended before it could be killed"
+    os.killpg(p.pid, signal.SIGKILL)
+    p.wait()
+    killed_at = int(latest.read_text().strip().removeprefix("step"))
+    assert 20 <= killed_at < 40
+    out = launch("pretrain.py", *smoke(tmp_path / "b", "pretrain", *STEPS))
+    assert f"resumed pretrain from step {killed_at}" in out.stdout + out.stderr
+    assert result(tmp_path / "b" / "pretrain")["step"] == 40
+    a, b = _mean_mae(tmp_path / "a" / "pretrain"), _mean_mae(tmp_path / "b" / "pretrain")
+    assert abs(a - b) / a < 0.25, (a, b)
