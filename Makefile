@@ -45,9 +45,25 @@ test-fast: data
 catalog: data
 	$(PY) launch/catalog.py
 
+# The whole recipe on real data on this machine: catalogue, shards, pre-training,
+# mid-training, post-training of each demo task from the mid-trained (MPA) and the
+# pre-trained (direct) checkpoint, then the results table.
+RUN_NAME ?= demo
+EXPERIMENT ?= demo
+DEMO_TASKS ?= boiling_point flash_point enthalpy_of_formation_gas expt_gap formation_enthalpy_expt crc_melting_point
 run: data
 	$(PY) launch/catalog.py
-	$(PY) launch/make_shards.py dataset=qm9 out=shards/qm9 limit=20000
+	$(PY) launch/pretrain.py experiment=$(EXPERIMENT) name=$(RUN_NAME)
+	$(PY) launch/midtrain.py experiment=$(EXPERIMENT) name=$(RUN_NAME)
+	rm -f runs/$(RUN_NAME)/results.jsonl
+	for t in $(DEMO_TASKS); do \
+	  $(PY) launch/posttrain.py experiment=$(EXPERIMENT) name=$(RUN_NAME) finetune.task=$$t \
+	    run_dir=runs/$(RUN_NAME)/post/$$t-mpa finetune.results=runs/$(RUN_NAME)/results.jsonl && \
+	  $(PY) launch/posttrain.py experiment=$(EXPERIMENT) name=$(RUN_NAME) finetune.task=$$t \
+	    init_from=runs/$(RUN_NAME)/pretrain/model run_dir=runs/$(RUN_NAME)/post/$$t-direct \
+	    finetune.results=runs/$(RUN_NAME)/results.jsonl || exit 1; \
+	done
+	$(PY) -m mpa_dist.report.table runs/$(RUN_NAME)/results.jsonl
 
 bench: data
 	$(PY) bench/bench_data.py

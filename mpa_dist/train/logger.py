@@ -74,7 +74,8 @@ class RunLogger:
                 self.tb.add_scalar(f"mixture/{src}", n / total, step)
             self.bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}", gps=f"{graphs / dt:.0f}")
         self.reset()
-        return {"graphs_per_s": graphs / dt, "atoms_per_s": atoms / dt}
+        return {"graphs_per_s": graphs / dt, "atoms_per_s": atoms / dt, "peak_mb_rank0": peak_memory_mb(device),
+                "world_size": dist.world()}
 
     def scalars(self, prefix: str, values: dict, step: int):
         if self.main:

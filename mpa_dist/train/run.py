@@ -18,9 +18,10 @@ def run_phase(cfg) -> dict:
         with open_dict(cfg):
             cfg.data.sources = {cfg.finetune.task: {"limit": cfg.size.expt}}
     trainer = Trainer(cfg)
-    trainer.train()
+    speed = trainer.train()
     path = trainer.export()
-    result = {"phase": cfg.phase, "run_dir": str(trainer.run_dir), "model": str(path), "step": trainer.step}
+    result = {"phase": cfg.phase, "run_dir": str(trainer.run_dir), "model": str(path), "step": trainer.step,
+              "speed": speed}
     if cfg.phase == "posttrain":
         result.update(trainer.finish())
     else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 from pathlib import Path
 
@@ -35,7 +36,7 @@ class Trainer:
     def __init__(self, cfg):
         self.cfg = cfg = validate(cfg)
         self.device = dist.init(cfg.cluster.backend)
-        torch.set_num_threads(cfg.cluster.threads or max(1, torch.get_num_threads() // max(1, _local_world())))
+        torch.set_num_threads(cfg.cluster.threads or max(1, (os.cpu_count() or 1) // _local_world()))
         _seed(cfg.seed + dist.rank())
         self.run_dir = Path(cfg.run_dir)
         if dist.is_main():
@@ -255,8 +256,6 @@ def _with_sources(data_cfg, sources):
 
 
 def _local_world() -> int:
-    import os
-
     return int(os.environ.get("LOCAL_WORLD_SIZE", os.environ.get("WORLD_SIZE", 1)))
 
 
