@@ -16,6 +16,12 @@ from mpa_dist.model.conformers import aggregate_conformers
 from mpa_dist.model.derivatives import apply_strain, energy_derivatives
 
 
+def label_of(output: str) -> str:
+    """The label an output learns from: `gap@qm9` -> `gap`; `dipole@qm9_vector` -> `dipole_vector`."""
+    base, _, src = output.partition("@")
+    return base + "_vector" if src.endswith("_vector") and not base.endswith("_vector") else base
+
+
 def _suffix(name: str) -> str:
     return name[name.index("@"):] if "@" in name else ""
 
@@ -80,7 +86,7 @@ class MPAModel(nn.Module):
         (a head `bandgap@expt_gap` reads the label `bandgap`; forces read `forces`)."""
         out = {}
         for k in list(self.output_kinds()):
-            label = k.split("@")[0]
+            label = label_of(k)
             if label not in batch.labels:
                 continue
             y, norm = batch.labels[label], self.norm_of(k)

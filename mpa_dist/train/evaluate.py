@@ -10,6 +10,7 @@ import torch
 
 from mpa_dist.model.conformers import aggregate_conformers
 from mpa_dist.train import distributed as dist
+from mpa_dist.train.losses import split_output
 from mpa_dist.train.norms import apply_transforms
 
 
@@ -31,7 +32,7 @@ def evaluate(model, loader, device, dtype, vocab: dict[str, int], transforms: di
         first = {g: k for k, g in reversed(list(enumerate(batch.groups)))}
         rows = torch.tensor([first[g] for g in groups], device=device)
         for n in names:
-            label, _, src = n.partition("@")
+            label, src = split_output(n)
             if label not in batch.labels or n not in agg:
                 continue
             m = batch.label_mask[label][rows]

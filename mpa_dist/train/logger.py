@@ -37,8 +37,10 @@ class RunLogger:
         self.loss = defaultdict(float)
         self.rows = defaultdict(int)
         self.mixture = defaultdict(int)
+        self.corrupt = 0
 
     def batch(self, b, parts: dict, vocab_inv: dict[int, str]):
+        self.corrupt += b.info.get("skipped", 0)
         self.graphs += b.num_graphs
         self.atoms += b.num_atoms
         self.steps += 1
@@ -69,6 +71,8 @@ class RunLogger:
             self.tb.add_scalar("speed/atoms_per_s", atoms / dt, step)
             self.tb.add_scalar("memory/peak_mb_rank0", peak_memory_mb(device), step)
             self.tb.add_scalar("train/bad_steps_skipped", skipped, step)
+            if self.corrupt:
+                self.tb.add_scalar("data/corrupt_samples_skipped", self.corrupt, step)
             total = sum(self.mixture.values()) or 1
             for src, n in self.mixture.items():
                 self.tb.add_scalar(f"mixture/{src}", n / total, step)

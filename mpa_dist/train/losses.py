@@ -5,7 +5,15 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from mpa_dist.model.model import label_of
+
 LOSSES = ("huber", "mse", "l1")
+
+
+def split_output(name: str) -> tuple[str, str | None]:
+    """(label, source) of an output: `gap@qm9` -> (gap, qm9); `dipole@qm9_vector` -> (dipole_vector, qm9)."""
+    src = name.partition("@")[2].removesuffix("_vector")
+    return label_of(name), src or None
 
 
 def regression(pred: torch.Tensor, target: torch.Tensor, kind: str, delta: float) -> torch.Tensor:
@@ -34,7 +42,7 @@ def output_losses(model, out: dict, batch, source_ids: dict[str, int], kind: str
     for name, (y, mask) in model.normalise_labels(batch).items():
         if name not in out:
             continue
-        src = name.split("@", 1)[1] if "@" in name else None
+        label, src = split_output(name)
         if src is not None:
             mask = mask & (batch.source == source_ids.get(src, -1))
         pred = out[name]
@@ -46,7 +54,7 @@ def output_losses(model, out: dict, batch, source_ids: dict[str, int], kind: str
             rows = F.cross_entropy(pred[mask], y[mask].round().long(), reduction="none")
         else:
             rows = regression(pred[mask], y[mask].to(pred.dtype), kind, delta)
-        w = (weights or {}).get(name.split("@")[0], 1.0)
+        w = (weights or {}).get(label.split("@")[0], 1.0)
         total = total + w * rows.mean()
         parts[name] = (float(rows.detach().sum()), int(mask.sum()))
     return total, parts

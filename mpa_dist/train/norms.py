@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 
 from mpa_dist.model import element_counts
+from mpa_dist.train.losses import split_output
 
 
 def apply_transforms(batch, transforms: dict[str, str]) -> None:
@@ -36,7 +37,7 @@ def fit_norms(model, head_names: list[str], loader, transforms: dict[str, str], 
         apply_transforms(batch, transforms)
         c = element_counts(batch, max_z)
         for h in head_names:
-            label, _, src = h.partition("@")
+            label, src = split_output(h)
             if label not in batch.labels:
                 continue
             m = batch.label_mask[label]
