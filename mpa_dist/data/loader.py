@@ -103,7 +103,34 @@ def _source(urls: list[str], cfg: LoaderConfig, handler: ErrorPolicy) -> wds.Dat
             shards.append(wds.detshuffle(len(urls), seed=cfg.seed))
     else:
         raise ValueError(f"loader mode must be 'epoch' or 'stream', not {cfg.mode!r}")
-    return wds.DataPipeline(*shards, wds.tarfile_to_samples(handler=handler))
+    expected = _expected_counts(urls)
+    return wds.DataPipeline(*shards, wds.tarfile_to_samples(handler=handler),
+                            lambda src: _check_counts(src, expected, handler))
+
+
+def _expected_counts(urls: list[str]) -> dict[str, int]:
+    out = {}
+    for folder in {str(Path(u).parent) for u in urls}:
+        for s in manifest(folder)["shards"]:
+            out[str(Path(folder) / s["name"])] = s["num_samples"]
+    return out
+
+
+def _check_counts(src, expected: dict[str, int], handler: ErrorPolicy):
+    """A tar cut at a member boundary reads as a shorter, valid tar: compare with the manifest."""
+    url, n = None, 0
+    for sample in src:
+        if sample.get("__url__") != url:
+            _short(url, n, expected, handler)
+            url, n = sample.get("__url__"), 0
+        n += 1
+        yield sample
+    _short(url, n, expected, handler)
+
+
+def _short(url, n, expected, handler):
+    if url is not None and n < expected.get(url, 0):
+        handler(ValueError(f"shard {url}: read {n} of {expected[url]} samples (truncated or corrupt)"))
 
 
 def _expand(src, cfg: LoaderConfig, handler: ErrorPolicy):
