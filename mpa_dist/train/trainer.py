@@ -54,6 +54,10 @@ class Trainer:
                                        model_cfg.get("num_sources", 64))
         self.tasks = {**plan.task_specs(self.dft), **plan.task_specs(self.srcs)}
         self.heads = self._heads()
+        if cfg.deepspeed.zero_stage == 3 and any(h.get("forces") or h.get("stress") for h in self.heads):
+            raise ValueError("ZeRO-3 releases partitioned weights between submodule calls, and training on forces "
+                             "or stress backpropagates through autograd's gradient a second time, which needs them "
+                             "(an open DeepSpeed issue): use deepspeed=zero2 for sources with forces or stress")
         model = build_model(model_cfg, self.heads)
         self.loaded = _load_matching(model, init_state)
         self.transforms = {t["label"]: t["transform"] for t in self.tasks.values() if t["transform"] != "none"}

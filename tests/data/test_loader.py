@@ -94,7 +94,8 @@ def test_one_epoch_under_torchrun_two_ranks_two_workers(qm9_shards, tmp_path):
     import sys
     from pathlib import Path
 
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE")}
+    drop = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
     script = Path(__file__).with_name("epoch_keys.py")
     subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
                     str(script), str(qm9_shards), str(tmp_path)], check=True, env=env, timeout=300)

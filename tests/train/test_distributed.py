@@ -6,18 +6,16 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import ROOT, smoke
+from conftest import ROOT, clean_env, smoke
 
 DEEPSPEED = [sys.executable, "-m", "deepspeed.launcher.runner", "--num_gpus", "2", "--master_port", "29541"]
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29542"]
 
 
 def _run(launcher, tmp, *extra):
-    import os
     import subprocess
 
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
-    env["OMP_NUM_THREADS"] = "1"
+    env = clean_env()
     cmd = launcher + [str(ROOT / "tests" / "train" / "rank_params.py"), "pretrain", str(tmp),
                       *smoke(tmp, "pretrain", *extra)]
     p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)

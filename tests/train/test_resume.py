@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import ROOT, launch, result, smoke
+from conftest import ROOT, clean_env, launch, result, smoke
 
 STEPS = ["steps=40", "ckpt_every=10", "eval_every=40", "log_every=5"]
 
@@ -24,8 +24,8 @@ def _mean_mae(run_dir):
 def test_sigkill_then_restart_resumes_and_matches(tmp_path):
     launch("pretrain.py", *smoke(tmp_path / "a", "pretrain", *STEPS))
     args = [sys.executable, str(ROOT / "launch" / "pretrain.py"), *smoke(tmp_path / "b", "pretrain", *STEPS)]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    p = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+    log = open(tmp_path / "killed_run.log", "w")
+    p = subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=clean_env(),
                          start_new_session=True)
     latest = tmp_path / "b" / "pretrain" / "checkpoints" / "latest"
     deadline = time.time() + 300
@@ -33,7 +33,7 @@ def test_sigkill_then_restart_resumes_and_matches(tmp_path):
         if latest.exists() and latest.read_text().strip() >= "step000000020":
             break
         time.sleep(0.2)
-    assert p.poll() is None, "the run ended before it could be killed"
+    assert p.poll() is None, "the run ended before it could be killed:\n" + (tmp_path / "killed_run.log").read_text()[-3000:]
     os.killpg(p.pid, signal.SIGKILL)
     p.wait()
     killed_at = int(latest.read_text().strip().removeprefix("step"))
