@@ -9,6 +9,7 @@ assembled from the sidecars at the end.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -52,6 +53,16 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+@functools.cache
+def code_version() -> str:
+    """Hash of the data layer's code: shards written by other code are rewritten, not reused."""
+    root = Path(__file__).parent
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*.py")):
+        h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def encode_sample(records) -> bytes:
     return msgpack.packb([r.to_bytes() for r in records], use_bin_type=True)
 
@@ -89,7 +100,8 @@ def convert_shard(job: ShardJob) -> dict:
             written += 1
             records += len(recs)
     tmp.replace(tar)
-    side = {"name": tar.name, "split": job.split, "num_input": len(job.rows), "num_written": written,
+    side = {"name": tar.name, "split": job.split, "version": code_version(), "num_input": len(job.rows),
+            "num_written": written,
             "num_rejected": len(rejects), "num_records": records, "sha256": _sha256(tar),
             "rejects": rejects, "stats": st.to_json()}
     side_path = tar.with_suffix(".json")
@@ -129,7 +141,7 @@ def make_shards(dataset: str, out: str | Path, limit: int | None = None, scheme:
         side = out / f"{j.split}-{j.index:05d}.json"
         if side.exists() and (out / f"{j.split}-{j.index:05d}.tar").exists():
             s = json.loads(side.read_text())
-            if s["num_input"] == len(j.rows):
+            if s["num_input"] == len(j.rows) and s.get("version") == code_version():
                 done.append(s)
                 continue
         todo.append(j)
@@ -169,7 +181,7 @@ def _manifest(dataset, out: Path, jobs, sides, scheme, conformers, seed, seconds
     manifest = {
         "dataset": dataset, "input": ds.input, "kind": ds.kind, "theory": ds.theory,
         "sources": [s.__dict__ for s in ds.sources], "tasks": [t.summary() for t in ds.tasks],
-        "split_scheme": scheme, "conformers": conformers, "seed": seed,
+        "split_scheme": scheme, "conformers": conformers, "seed": seed, "version": code_version(),
         "num_input": sum(s["num_input"] for s in sides), "num_written": sum(s["num_written"] for s in sides),
         "num_rejected": sum(s["num_rejected"] for s in sides), "num_records": sum(s["num_records"] for s in sides),
         "shards": [{"name": s["name"], "split": s["split"], "num_samples": s["num_written"],

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mpa_dist.data.loader import LoaderConfig, SourceConfig
-from mpa_dist.data.shards import make_shards
+from mpa_dist.data.shards import code_version, make_shards
 from mpa_dist.train import distributed as dist
 
 FORCE_LABEL, STRESS_LABEL = "forces", "stress"
@@ -30,7 +30,9 @@ def shard_dir(root: str, dataset: str, scheme: str, limit: int | None, conformer
 def ensure_shards(data_cfg, dataset: str, limit: int | None) -> Path:
     """Shards of one dataset under data.shards_root, written by rank 0 if missing."""
     path = shard_dir(data_cfg.shards_root, dataset, data_cfg.scheme, limit, data_cfg.conformers)
-    if dist.is_main() and not (path / "manifest.json").exists():
+    m = path / "manifest.json"
+    stale = m.exists() and json.loads(m.read_text()).get("version") != code_version()
+    if dist.is_main() and (stale or not m.exists()):  # make_shards reuses the shards still valid
         make_shards(dataset, path, limit=limit, scheme=data_cfg.scheme, workers=data_cfg.shard_workers,
                     conformers=data_cfg.conformers, min_shards=data_cfg.min_shards, progress=True)
     dist.barrier()

@@ -51,3 +51,16 @@ def test_bad_rows_go_to_rejects_and_resume_rewrites_only_missing(tmp_path):
     assert (out / victim).exists()
     assert {n: (out / n).stat().st_mtime_ns for n in others} == others
     assert m2["num_written"] == 4 and m2["shards"] == m["shards"]
+
+
+def test_shards_written_by_other_code_are_rewritten(tmp_path, monkeypatch):
+    from mpa_dist.data import shards
+
+    csv = tmp_path / "f.csv"
+    csv.write_text("formula,gap [eV]\nNaCl,8.5\nGaAs,1.4\nSi,1.1\n")
+    m1 = make_shards(str(csv), tmp_path / "sh", min_shards=1, workers=1, progress=False)
+    monkeypatch.setattr(shards, "code_version", lambda: "another-version")
+    t = (tmp_path / "sh" / m1["shards"][0]["name"]).stat().st_mtime_ns
+    m2 = make_shards(str(csv), tmp_path / "sh", min_shards=1, workers=1, progress=False)
+    assert m2["version"] == "another-version" != m1["version"]
+    assert (tmp_path / "sh" / m1["shards"][0]["name"]).stat().st_mtime_ns != t
