@@ -48,6 +48,7 @@ class LoaderConfig:
     num_workers: int = 2
     seed: int = 0
     on_error: str = "skip"  # skip: report and skip a corrupt shard or sample | fail
+    max_z: int | None = None  # records with heavier elements than the model embeds are skipped and counted
     split_nodes: bool = True  # False: every rank reads every shard (e.g. to fit normalisation identically)
     source_vocab: dict[str, int] = field(default_factory=dict)
 
@@ -60,6 +61,7 @@ class ErrorPolicy:
             raise ValueError(f"on_error must be 'skip' or 'fail', not {policy!r}")
         self.policy = policy
         self.count = 0
+        self.out_of_range = 0  # valid records the model cannot embed (not corruption)
 
     def __call__(self, exn: Exception) -> bool:
         if self.policy == "fail":
@@ -141,30 +143,34 @@ def _expand(src, cfg: LoaderConfig, handler: ErrorPolicy):
         except Exception as e:  # a corrupt sample: report (or fail) and go on
             handler(ValueError(f"sample {sample.get('__key__')!r} in {sample.get('__url__')}: {e}"))
             continue
+        if cfg.max_z is not None and max(int(r.numbers.max()) for r in recs) > cfg.max_z:
+            handler.out_of_range += 1
+            log.warning("skipped %s: an element heavier than the model's max_z=%d", recs[0].key, cfg.max_z)
+            continue
         if cfg.conformers == "random":
             recs = [random.choice(recs)]
         yield [add_edges(r, cfg.cutoff) for r in recs]
 
 
 def _batches(src, cfg: LoaderConfig, handler: ErrorPolicy):
-    buf, atoms, edges, reported = [], 0, 0, 0
+    buf, atoms, edges, reported, reported_z = [], 0, 0, 0, 0
     for items in src:
         a = sum(r.num_atoms for r, _, _ in items)
         e = sum(ei.shape[1] for _, ei, _ in items)
         if buf and (atoms + a > cfg.max_atoms or edges + e > cfg.max_edges or len(buf) + len(items) > cfg.max_graphs):
-            yield _finish(buf, cfg, handler.count - reported)
-            reported = handler.count
+            yield _finish(buf, cfg, handler.count - reported, handler.out_of_range - reported_z)
+            reported, reported_z = handler.count, handler.out_of_range
             buf, atoms, edges = [], 0, 0
         buf.extend(items)
         atoms += a
         edges += e
     if buf:
-        yield _finish(buf, cfg, handler.count - reported)
+        yield _finish(buf, cfg, handler.count - reported, handler.out_of_range - reported_z)
 
 
-def _finish(buf, cfg: LoaderConfig, errors: int):
+def _finish(buf, cfg: LoaderConfig, errors: int, out_of_range: int):
     b = collate(buf, cfg.source_vocab)
-    b.info = {"skipped": errors}
+    b.info = {"skipped": errors, "out_of_range": out_of_range}
     return b
 
 

@@ -38,9 +38,11 @@ class RunLogger:
         self.rows = defaultdict(int)
         self.mixture = defaultdict(int)
         self.corrupt = 0
+        self.out_of_range = 0
 
     def batch(self, b, parts: dict, vocab_inv: dict[int, str]):
         self.corrupt += b.info.get("skipped", 0)
+        self.out_of_range += b.info.get("out_of_range", 0)
         self.graphs += b.num_graphs
         self.atoms += b.num_atoms
         self.steps += 1
@@ -73,6 +75,8 @@ class RunLogger:
             self.tb.add_scalar("train/bad_steps_skipped", skipped, step)
             if self.corrupt:
                 self.tb.add_scalar("data/corrupt_samples_skipped", self.corrupt, step)
+            if self.out_of_range:
+                self.tb.add_scalar("data/beyond_max_z_skipped", self.out_of_range, step)
             total = sum(self.mixture.values()) or 1
             for src, n in self.mixture.items():
                 self.tb.add_scalar(f"mixture/{src}", n / total, step)

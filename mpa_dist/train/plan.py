@@ -80,14 +80,14 @@ def extend_vocab(vocab: dict[str, int], srcs: list[Source], capacity: int) -> di
 
 
 def loader_config(data_cfg, srcs: list[Source], split: str, mode: str, vocab: dict[str, int], cutoff: float,
-                  seed: int, workers: int | None = None) -> LoaderConfig:
+                  seed: int, workers: int | None = None, max_z: int | None = None) -> LoaderConfig:
     return LoaderConfig(
         sources=[SourceConfig(str(s.path), s.weight) for s in srcs], split=split, mode=mode, cutoff=cutoff,
         max_atoms=data_cfg.max_atoms, max_edges=data_cfg.max_edges, max_graphs=data_cfg.max_graphs,
         temperature=data_cfg.temperature, shuffle_buffer=data_cfg.shuffle_buffer if split == "train" else 0,
         conformers=data_cfg.conformer_sampling if split == "train" else "all",
         num_workers=data_cfg.num_workers if workers is None else workers, seed=seed,
-        on_error=data_cfg.on_error, source_vocab=vocab)
+        on_error=data_cfg.on_error, source_vocab=vocab, max_z=max_z)
 
 
 def task_specs(srcs: list[Source]) -> dict[str, dict]:

@@ -49,7 +49,7 @@ class Trainer:
             raise ValueError(f"{cfg.init_from} was mid-trained on {init_meta.get('split_scheme')!r} training splits: "
                              f"evaluating on the {cfg.data.scheme!r} split would leak held-out entries")
         model_cfg = init_meta.get("model") or OmegaConf.to_container(cfg.model, resolve=True)
-        self.cutoff = float(model_cfg["cutoff"])
+        self.cutoff, self.max_z = float(model_cfg["cutoff"]), int(model_cfg.get("max_z", 118))
         self.vocab = plan.extend_vocab(init_meta.get("source_vocab", {}), self.srcs + self.dft,
                                        model_cfg.get("num_sources", 64))
         self.tasks = {**plan.task_specs(self.dft), **plan.task_specs(self.srcs)}
@@ -122,7 +122,8 @@ class Trainer:
     def _loader(self, split: str, mode: str, workers: int | None = None, all_ranks: bool = False, seed: int = 0,
                 weights: list | None = None):
         srcs = self.srcs + self.dft if split == "train" else self.srcs
-        lc = plan.loader_config(self.cfg.data, srcs, split, mode, self.vocab, self.cutoff, seed, workers)
+        lc = plan.loader_config(self.cfg.data, srcs, split, mode, self.vocab, self.cutoff, seed, workers,
+                                max_z=self.max_z)
         if weights is not None:
             for sc, w in zip(lc.sources, weights):
                 sc.weight = w
