@@ -54,6 +54,9 @@ class Trainer:
                                        model_cfg.get("num_sources", 64))
         self.tasks = {**plan.task_specs(self.dft), **plan.task_specs(self.srcs)}
         self.heads = self._heads()
+        if cfg.precision == "bf16" and model_cfg.get("accelerate", "e3nn") == "e3nn":
+            raise ValueError("precision=bf16 is not supported with accelerate=e3nn: e3nn's generated tensor-product "
+                             "code keeps float32 constants and fails on bfloat16 inputs; use precision=fp32")
         if cfg.deepspeed.zero_stage == 3 and any(h.get("forces") or h.get("stress") for h in self.heads):
             raise ValueError("ZeRO-3 releases partitioned weights between submodule calls, and training on forces "
                              "or stress backpropagates through autograd's gradient a second time, which needs them "

@@ -39,3 +39,8 @@ def test_ema_with_gradient_accumulation_exports_the_average(tmp_path):
 def test_zero3_with_force_training_is_refused_with_the_reason(tmp_path):
     p = launch("pretrain.py", *smoke(tmp_path, "pretrain", "deepspeed=zero3"), check=False)
     assert p.returncode != 0 and "use deepspeed=zero2 for sources with forces" in p.stderr
+
+
+def test_bf16_with_the_e3nn_path_is_refused_with_the_reason(tmp_path):
+    p = launch("pretrain.py", *smoke(tmp_path, "pretrain", "precision=bf16"), check=False)
+    assert p.returncode != 0 and "precision=bf16 is not supported with accelerate=e3nn" in p.stderr
