@@ -15,8 +15,9 @@ from mpa_dist.model.conformers import aggregate_conformers
 
 def test_norm_buffers_fit_and_round_trip(make_model, mixed_batch):
     model = make_model("tiny")
-    counts = element_counts(mixed_batch, 100)
-    ref = torch.zeros(101, dtype=torch.float64)
+    max_z = model.backbone.embedding.atom.num_embeddings - 1
+    counts = element_counts(mixed_batch, max_z)
+    ref = torch.zeros(max_z + 1, dtype=torch.float64)
     ref[[1, 6, 8, 11, 17, 22, 26, 3, 27]] = torch.tensor([-13.6, -1030.0, -2040.0, -4400, -12500, -23000, -34000,
                                                           -200, -37000], dtype=torch.float64)
     y = counts @ ref + torch.randn(len(counts), dtype=torch.float64) * 0.1
@@ -41,7 +42,7 @@ def test_predict_is_physical_units(make_model, mixed_batch):
     norm.scale.fill_(2.0)
     norm.element_ref[8] = -100.0
     raw, phys = model(mixed_batch), model.predict(mixed_batch)
-    o_count = element_counts(mixed_batch, 100)[:, 8]
+    o_count = element_counts(mixed_batch, model.backbone.embedding.atom.num_embeddings - 1)[:, 8]
     assert torch.allclose(phys["energy"], 2 * raw["energy"] - 100 * o_count)
     assert torch.allclose(phys["forces"], 2 * raw["forces"])
     assert torch.allclose(phys["stress"], 2 * raw["stress"])
@@ -98,7 +99,7 @@ def test_tiny_model_learns(make_model, molecule_batch):
     model = make_model("tiny", heads=[{"name": "u0", "readout": "energy"}], dtype=torch.float32).train()
     batch = molecule_batch.to("cpu", torch.float32)
     y = batch.labels["u0"]
-    model.heads["u0"].norm.fit(y, element_counts(batch, 100))
+    model.heads["u0"].norm.fit(y, element_counts(batch, model.backbone.embedding.atom.num_embeddings - 1))
     target = model.normalise_labels(batch)["u0"][0]
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     losses = []
