@@ -68,7 +68,6 @@ def count_parameters(cfg, heads: list[dict] | None = None) -> int:
     """Parameters of a model whose weights are moved to the meta device as they are created,
     so that `large` is counted in seconds without holding its weights (e3nn computes constants
     at build time, which rules out building under torch.device("meta") as a whole)."""
-    import torch
     from torch import nn
 
     register = nn.Module.register_parameter

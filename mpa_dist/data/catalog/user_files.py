@@ -14,7 +14,6 @@ import json
 import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from mpa_dist.data.catalog.spec import DatasetSpec, Source, TaskSpec
