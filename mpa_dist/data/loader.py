@@ -182,7 +182,8 @@ def build_dataset(cfg: LoaderConfig) -> wds.DataPipeline:
         raise ValueError(f"no {cfg.split!r} shards in {empty}")
     keep = [i for i, u in enumerate(urls) if u]  # a small source may have no validation shard: skip it there
     srcs = [_source(urls[i], cfg, handler) for i in keep]
-    weights = [mixing_weights(cfg)[i] for i in keep]
+    all_weights = mixing_weights(cfg)
+    weights = [all_weights[i] for i in keep]
     stages = [wds.RandomMix(srcs, weights, longest=cfg.mode == "epoch") if len(srcs) > 1 else srcs[0]]
     if cfg.shuffle_buffer and cfg.split == "train":
         stages.append(wds.shuffle(cfg.shuffle_buffer, initial=min(cfg.shuffle_buffer, 100)))

@@ -8,6 +8,7 @@ sdist or a wheel we do not install (alignn, m3gnet) are fetched by `make data` i
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import tarfile
@@ -22,6 +23,14 @@ def cache_dir() -> Path:
     d = Path(os.environ.get("MPA_CACHE", ROOT / ".cache"))
     d.mkdir(parents=True, exist_ok=True)
     return d
+
+
+def files_hash(paths) -> str:
+    """Short hash of files' contents: the version key of a cache built by that code."""
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(Path(p).read_bytes())
+    return h.hexdigest()[:16]
 
 
 class MissingData(FileNotFoundError):

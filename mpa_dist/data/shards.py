@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from mpa_dist.data import stats as stats_mod
 from mpa_dist.data.catalog import registry
-from mpa_dist.data.offline import cache_dir
+from mpa_dist.data.offline import cache_dir, files_hash
 from mpa_dist.data.readers.smiles import ConformerCache
 from mpa_dist.data.record import Record, RecordError
 from mpa_dist.data.validate import validate
@@ -56,11 +56,7 @@ def _sha256(path: Path) -> str:
 @functools.cache
 def code_version() -> str:
     """Hash of the data layer's code: shards written by other code are rewritten, not reused."""
-    root = Path(__file__).parent
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*.py")):
-        h.update(p.read_bytes())
-    return h.hexdigest()[:16]
+    return files_hash(sorted(Path(__file__).parent.rglob("*.py")))
 
 
 def encode_sample(records) -> bytes:

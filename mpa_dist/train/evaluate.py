@@ -16,12 +16,11 @@ from mpa_dist.train.norms import apply_transforms
 
 @torch.no_grad()
 def evaluate(model, loader, device, dtype, vocab: dict[str, int], transforms: dict[str, str],
-             max_batches: int = 0, keep_predictions: bool = False) -> dict:
+             max_batches: int = 0) -> dict:
     model.eval()
     kinds = model.output_kinds()
     names = [k for k, (kind, _) in kinds.items() if kind not in ("forces", "stress")]
     sums = {n: torch.zeros(3, dtype=torch.float64, device=device) for n in names}  # |err|, err^2 or correct, rows
-    preds: dict[str, list] = {n: [] for n in names}
     for i, batch in enumerate(loader):
         if max_batches and i >= max_batches:
             break
@@ -49,8 +48,6 @@ def evaluate(model, loader, device, dtype, vocab: dict[str, int], transforms: di
                 e = (p - y).reshape(len(y), -1)
                 sums[n] += torch.stack([e.abs().mean(-1).sum(), e.pow(2).mean(-1).sum(),
                                         torch.tensor(float(len(y)), device=device).double()])
-            if keep_predictions:
-                preds[n].append((p.cpu(), y.cpu()))
     out = {}
     for n in names:
         s = dist.all_sum(sums[n])
@@ -62,6 +59,4 @@ def evaluate(model, loader, device, dtype, vocab: dict[str, int], transforms: di
             out[f"mae/{n}"] = float(s[0] / s[2])
             out[f"rmse/{n}"] = float((s[1] / s[2]).sqrt())
         out[f"count/{n}"] = int(s[2])
-    if keep_predictions:
-        out["predictions"] = {n: (torch.cat([a for a, _ in v]), torch.cat([b for _, b in v])) for n, v in preds.items() if v}
     return out

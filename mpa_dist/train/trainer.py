@@ -289,8 +289,6 @@ def _merge_lora(module) -> dict:
     """LoRA folded into the base weights, so the export is a plain model."""
     import copy
 
-    from peft.tuners.lora import LoraModel  # noqa: F401  (peft's merge lives on its layers)
-
     m = copy.deepcopy(module)
     for sub in m.modules():
         if hasattr(sub, "merge") and hasattr(sub, "lora_A"):

@@ -21,7 +21,7 @@ import pandas as pd
 from mpa_dist.data.catalog import curate as curate_mod
 from mpa_dist.data.catalog import splits as splits_mod
 from mpa_dist.data.catalog.spec import DatasetSpec, TaskSpec
-from mpa_dist.data.offline import cache_dir
+from mpa_dist.data.offline import cache_dir, files_hash
 from mpa_dist.data.readers.formula import composition_record, reduced_formula
 from mpa_dist.data.readers.smiles import ConformerCache, molecule_records
 from mpa_dist.data.record import EXPERIMENTAL as EXPERIMENTAL_THEORY
@@ -41,10 +41,7 @@ class RecordOptions:
 
 
 def _code_hash(*objs) -> str:
-    h = hashlib.sha256()
-    for o in objs:
-        h.update(Path(inspect.getsourcefile(o)).read_bytes())
-    return h.hexdigest()[:16]
+    return files_hash(inspect.getsourcefile(o) for o in objs)
 
 
 def _cache_paths(name: str) -> tuple[Path, Path, Path]:
@@ -166,7 +163,7 @@ def tasks() -> list[TaskSpec]:
 def _computed_counts() -> dict:
     """Entry counts of the first-principles sets, cached by a hash of the code that reads them."""
     src = Path(__file__).parents[1] / "sources"
-    h = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(src.glob("*.py")))).hexdigest()[:16]
+    h = files_hash(sorted(src.glob("*.py")))
     path = cache_dir() / "catalog" / "computed_counts.json"
     cached = json.loads(path.read_text()) if path.exists() else {}
     if cached.get("version") != h:
