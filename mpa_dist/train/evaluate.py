@@ -16,7 +16,9 @@ from mpa_dist.train.norms import apply_transforms
 
 @torch.no_grad()
 def evaluate(model, loader, device, dtype, vocab: dict[str, int], transforms: dict[str, str],
-             max_batches: int = 0) -> dict:
+             max_batches: int = 0, collect: dict | None = None) -> dict:
+    """Metrics per output; with `collect` (a dict), also the (label, prediction) pairs of every
+    entry in training units, appended to collect[output] as numpy arrays (for parity plots)."""
     model.eval()
     kinds = model.output_kinds()
     names = [k for k, (kind, _) in kinds.items() if kind not in ("forces", "stress")]
@@ -40,6 +42,9 @@ def evaluate(model, loader, device, dtype, vocab: dict[str, int], transforms: di
             if not m.any():
                 continue
             y, p = batch.labels[label][rows][m].double(), agg[n][m].double()
+            if collect is not None:
+                collect.setdefault(n, []).append((y.cpu().numpy(), (p.argmax(-1) if kinds[n][0] == "logits"
+                                                                    else p).cpu().numpy()))
             if kinds[n][0] == "logits":
                 p = p.argmax(-1).double()
                 sums[n] += torch.stack([(p == y.round()).sum().double(), torch.zeros((), dtype=torch.float64,

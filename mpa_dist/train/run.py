@@ -9,7 +9,7 @@ from omegaconf import open_dict
 from mpa_dist.train import distributed as dist
 
 
-def run_phase(cfg) -> dict:
+def run_phase(cfg, on_eval=None) -> dict:
     from mpa_dist.train.trainer import Trainer
 
     if cfg.phase == "posttrain":
@@ -17,7 +17,7 @@ def run_phase(cfg) -> dict:
             raise ValueError("post-training needs finetune.task=<catalogue task>")
         with open_dict(cfg):
             cfg.data.sources = {cfg.finetune.task: {"limit": cfg.size.expt}}
-    trainer = Trainer(cfg)
+    trainer = Trainer(cfg, on_eval)
     speed = trainer.train()
     path = trainer.export()
     result = {"phase": cfg.phase, "run_dir": str(trainer.run_dir), "model": str(path), "step": trainer.step,

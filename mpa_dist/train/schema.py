@@ -82,6 +82,7 @@ class FinetuneSchema:
     llrd: float = 0.8  # layer-wise learning-rate decay factor per layer from the top
     patience: int = 5  # early stopping: evaluations without improvement on validation
     results: Optional[str] = None  # a results file to append the test metrics to (JSON lines)
+    test: bool = True  # evaluate the test split at the end (a sweep's trials: false, tested once after)
 
 
 @dataclass
@@ -109,6 +110,7 @@ class PhaseSchema:
     cluster: ClusterSchema = field(default_factory=ClusterSchema)
     loss: LossSchema = field(default_factory=LossSchema)
     finetune: FinetuneSchema = field(default_factory=FinetuneSchema)
+    sweep: Any = None  # post-training over many tasks with Ray Tune (mpa_dist/tune), checked there
 
 
 def validate(cfg: DictConfig) -> DictConfig:

@@ -33,8 +33,10 @@ class BadLossError(RuntimeError):
 
 
 class Trainer:
-    def __init__(self, cfg):
+    def __init__(self, cfg, on_eval=None):
+        """on_eval(step, val_metrics, score): called after each validation pass (a sweep reports it)."""
         self.cfg = cfg = validate(cfg)
+        self.on_eval = on_eval
         self.device = dist.init(cfg.cluster.backend)
         torch.set_num_threads(cfg.cluster.threads or max(1, (os.cpu_count() or 1) // _local_world()))
         _seed(cfg.seed + dist.rank())
@@ -172,7 +174,10 @@ class Trainer:
             if self.step % c.eval_every == 0 or self.step == total:
                 val = self.evaluate("val")
                 log.scalars("val", val, self.step)
-                if self._early_stop(val):
+                stop = self._early_stop(val)
+                if self.on_eval is not None:
+                    self.on_eval(self.step, val, self.score(val))
+                if stop:
                     break
             if self.step % c.ckpt_every == 0 or self.step == total:
                 checkpoint.save(self.engine, self.run_dir, self.step, self._client_state())
@@ -187,11 +192,18 @@ class Trainer:
             raise BadLossError(f"{self.bad_in_row} non-finite losses in a row at step {self.step}; the last good "
                                f"state is saved in {self.run_dir / checkpoint.CKPT_DIR}")
 
+    @staticmethod
+    def score(val: dict) -> float:
+        """Lower is better: the mean validation MAE (training units), or minus the accuracy."""
+        maes = [v for k, v in val.items() if k.startswith("mae/")]
+        accs = [v for k, v in val.items() if k.startswith("accuracy/")]
+        return float(np.mean(maes)) if maes else -float(np.mean(accs)) if accs else math.inf
+
     def _early_stop(self, val: dict) -> bool:
         """Post-training keeps the best validation model and stops after `patience` evaluations without gain."""
         if self.cfg.phase != "posttrain":
             return False
-        score = float(np.mean([v for k, v in val.items() if k.startswith("mae/")] or [-val.get("accuracy", 0)]))
+        score = self.score(val)
         if score < self.best:
             self.best, self.since_best = score, 0
             self.export(self.run_dir / "best")
@@ -221,7 +233,8 @@ class Trainer:
 
     def finish(self) -> dict:
         """Post-training: the best model on validation, rebuilt from its export without DeepSpeed,
-        evaluated once on the test split; the row is appended to finetune.results."""
+        evaluated once on the test split (unless finetune.test=false: a sweep's trials, whose
+        best is tested once after the sweep); the row is appended to finetune.results."""
         best = self.run_dir / "best"
         state, meta = checkpoint.load_exported(best if best.with_suffix(".json").exists() else self.run_dir / "model")
         model = build_model(meta["model"], meta["heads"])
@@ -233,7 +246,9 @@ class Trainer:
         out = {"task": task, "unit": self.tasks[task]["unit"], "transform": self.tasks[task]["transform"],
                "init_from": self.cfg.init_from, "strategy": self.cfg.finetune.strategy,
                "readout": self.heads[0]["readout"], "scheme": self.cfg.data.scheme, "seed": self.cfg.seed,
-               "steps": self.step, "val": ev("val"), "test": ev("test")}
+               "steps": self.step, "best_val_score": self.best, "val": ev("val")}
+        if self.cfg.finetune.test:
+            out["test"] = ev("test")
         if self.cfg.finetune.results and dist.is_main():
             with open(self.cfg.finetune.results, "a") as f:
                 f.write(json.dumps(out) + "\n")

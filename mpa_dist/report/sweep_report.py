@@ -1,0 +1,143 @@
+"""The sweep's report: results.csv (one row per task, arm, split and seed), report.md (the
+per-task table, MPA's change against direct fine-tuning, wins, the sweep's utilisation) and
+PNG plots next to it (per-task change as bars, parity plots of the test predictions).
+
+Errors are in the units each task trains in (log10 of the value for log-transformed tasks);
+classification tasks report accuracy and are kept out of the mean MAE change.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def _mean_std(x: pd.Series) -> str:
+    x = x.dropna()
+    if x.empty:
+        return "-"
+    return f"{x.mean():.4g}" + (f" ± {x.std(ddof=1):.2g}" if len(x) > 1 else "")
+
+
+def summary(results: pd.DataFrame) -> pd.DataFrame:
+    """One row per (task, split): the metric per arm (mean over seeds) and MPA vs direct in %."""
+    rows = []
+    for (task, split), g in results.groupby(["task", "split"], sort=True):
+        cls = g["mae"].isna().all()
+        metric = "error_rate" if cls else "mae"
+        vals = g.assign(error_rate=1 - g["accuracy"]).groupby("arm")[metric]
+        row = {"task": task, "split": split, "unit": "1 - accuracy" if cls else g["unit"].iloc[0],
+               "metric": metric, "n_test": int(g["n_test"].iloc[0]), "seeds": int(g["seed"].nunique())}
+        for arm, v in vals:
+            row[arm] = v.mean()
+            row[f"{arm} (seeds)"] = _mean_std(v)
+        if "mpa" in row and "direct" in row and row["direct"]:
+            row["change_%"] = 100 * (row["mpa"] - row["direct"]) / row["direct"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def verdict(table: pd.DataFrame) -> list[str]:
+    lines = []
+    if "change_%" not in table:
+        return ["(no task has both an MPA and a direct result)"]
+    for split, g in table[table["metric"] == "mae"].groupby("split"):
+        ch = g["change_%"].dropna()
+        if ch.empty:
+            continue
+        wins = int((ch < 0).sum())
+        lines.append(f"- **{split} split**: mean change of test MAE, MPA vs direct: **{ch.mean():+.1f}%** "
+                     f"(median {ch.median():+.1f}%, best {ch.min():+.1f}%); MPA better on **{wins} of {len(ch)}** "
+                     f"tasks (negative is better).")
+        if ch.mean() >= 0:
+            lines.append(f"  MPA does **not** beat direct fine-tuning on average here ({split} split).")
+        elif ch.mean() > -15:
+            lines.append(f"  MPA beats direct fine-tuning on average, by less than the published ~15%.")
+    return lines
+
+
+def plot_changes(table: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t = table.dropna(subset=["change_%"]) if "change_%" in table else table.iloc[:0]
+    fig, ax = plt.subplots(figsize=(7, 0.35 * max(len(t), 3) + 1.2))
+    labels = [f"{r.task} ({r.split})" for r in t.itertuples()]
+    colors = ["tab:green" if c < 0 else "tab:red" for c in t["change_%"]] if len(t) else []
+    ax.barh(labels, t["change_%"] if len(t) else [], color=colors)
+    ax.axvline(0, color="k", lw=0.8)
+    ax.axvline(-15, color="gray", ls="--", lw=0.8, label="published mean (-15%)")
+    ax.set_xlabel("test error change, MPA vs direct fine-tuning (%)  — negative: MPA better")
+    ax.invert_yaxis()
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_parity(scored: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    reg = [s for s in scored if not s["classification"] and s["seed"] == min(x["seed"] for x in scored)]
+    keys = sorted({(s["task"], s["scheme"]) for s in reg})
+    n = max(len(keys), 1)
+    cols = min(3, n)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.8 * rows), squeeze=False)
+    for ax, key in zip(axes.flat, keys):
+        for s in reg:
+            if (s["task"], s["scheme"]) == key:
+                mae = np.mean(np.abs(s["p"] - s["y"]))
+                ax.scatter(s["y"], s["p"], s=6, alpha=0.5, label=f"{s['arm']} (MAE {mae:.3g})")
+                unit = s["unit"]
+        lo = min(min(s["y"].min(), s["p"].min()) for s in reg if (s["task"], s["scheme"]) == key)
+        hi = max(max(s["y"].max(), s["p"].max()) for s in reg if (s["task"], s["scheme"]) == key)
+        ax.plot([lo, hi], [lo, hi], "k-", lw=0.8)
+        ax.set_title(f"{key[0]} ({key[1]})", fontsize=9)
+        ax.set_xlabel(f"measured [{unit}]", fontsize=8)
+        ax.set_ylabel(f"predicted [{unit}]", fontsize=8)
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(keys):]:
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_report(out: Path, rows: list[dict], scored: list[dict], trials: pd.DataFrame, info: dict,
+                 base: dict) -> str:
+    results = pd.DataFrame(rows)
+    results.to_csv(out / "results.csv", index=False)
+    trials.to_csv(out / "trials.csv", index=False)
+    table = summary(results)
+    plot_changes(table, out / "change.png")
+    plot_parity(scored, out / "parity.png")
+    arms = [a for a in ("mpa", "direct", "scratch") if a in table] + \
+        sorted(set(results["arm"]) - {"mpa", "direct", "scratch"})
+    cols = ["task", "split", "unit", "n_test"] + [f"{a} (seeds)" for a in arms] + \
+        (["change_%"] if "change_%" in table else [])
+    shown = table[cols].rename(columns={f"{a} (seeds)": a for a in arms})
+    sw = base["sweep"]
+    md = [f"# Post-training sweep: {base['name']}", "",
+          f"Model `{base['model'].get('channels')}` channels x {base['model'].get('num_layers')} layers; "
+          f"{len(sw['tasks'])} tasks x arms {list(sw['arms'])} x splits {sw['schemes']} x seeds {sw['seeds']}; "
+          f"{max(sw['num_samples'], 1)} configuration(s) per group, the same for every arm; up to "
+          f"{base['steps']} steps per trial, ASHA per group; best on validation, test scored once.", "",
+          "Test error per arm (mean ± std over seeds; units the task trains in), and MPA's change against "
+          "direct fine-tuning (negative: MPA better):", "",
+          shown.to_markdown(index=False, floatfmt=".4g"), "", *verdict(table), "",
+          "![change](change.png)", "", "![parity](parity.png)", "",
+          f"Sweep: {info['trials']} trials ({info['failed']} failed) in {info['wall_s']:.0f} s on {info['slots']} "
+          f"slots; sum of trial times / (wall x slots) = **{info['utilisation']:.2f}**.", "",
+          "Files: `results.csv` (one row per task, arm, split, seed), `trials.csv` (every trial), "
+          "`tune/` (Ray Tune's experiment), `trials/` (each trial's run folder and TensorBoard logs)."]
+    text = "\n".join(md) + "\n"
+    (out / "report.md").write_text(text)
+    return text
