@@ -4,6 +4,8 @@ budgets and are compared configuration for configuration."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 from ray import tune
 
@@ -13,11 +15,11 @@ DOMAINS = {"choice": lambda v: tune.choice(list(v)), "loguniform": lambda v: tun
 
 
 def domain(key: str, spec) -> tune.search.sample.Domain:
-    if not isinstance(spec, dict) or len(spec) != 1 or next(iter(spec)) not in DOMAINS:
+    if not isinstance(spec, Mapping) or len(spec) != 1 or next(iter(spec)) not in DOMAINS:
         raise ValueError(f"sweep.space.{key}: write one of {sorted(DOMAINS)} with its arguments, e.g. "
                          f"{{loguniform: [1e-4, 1e-2]}} or {{choice: [full, llrd]}}; got {spec!r}")
     (kind, args), = spec.items()
-    return DOMAINS[kind](args)
+    return DOMAINS[kind](list(args))
 
 
 def draw(space: dict, num_samples: int, seed: int = 0) -> list[dict]:

@@ -41,3 +41,12 @@ def pretrained(tmp_path_factory):
 
 def result(run_dir: Path) -> dict:
     return json.loads((run_dir / "result.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def midtrained(pretrained):
+    """The smoke chain with its mid-training done (shared by the tests that need both)."""
+    tmp = pretrained
+    if not (tmp / "midtrain" / "model.json").exists():
+        launch("midtrain.py", *smoke(tmp, "midtrain", f"init_from={tmp / 'pretrain' / 'model'}"))
+    return tmp

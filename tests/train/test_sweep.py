@@ -1,0 +1,99 @@
+"""The post-training sweep: Ray Tune over tasks x arms with the same configurations per arm,
+ASHA within groups, best on validation, test scored once, and the report."""
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+from omegaconf import OmegaConf
+from ray.tune.schedulers import ASHAScheduler, TrialScheduler
+
+from conftest import launch, smoke
+from mpa_dist.tune.config import check
+from mpa_dist.tune.scheduler import GroupedASHA
+from mpa_dist.tune.space import draw, param_space
+
+
+def _sweep(**kw):
+    return OmegaConf.to_container(check({"tasks": ["a", "b"], "arms": {"mpa": "x", "direct": "y"}, **kw}))
+
+
+def test_every_arm_gets_the_same_configurations():
+    sw = _sweep(num_samples=3, seeds=[0, 1], space={"optim.lr": {"loguniform": [1e-4, 1e-2]},
+                                                      "finetune.strategy": {"choice": ["full", "llrd"]}})
+    space = param_space(sw)
+    configs = space["hp"]["grid_search"]
+    assert len(configs) == 3 and len({c["optim.lr"] for c in configs}) == 3
+    assert all(1e-4 <= c["optim.lr"] <= 1e-2 and c["finetune.strategy"] in ("full", "llrd") for c in configs)
+    # the grid crosses arms with the configurations: every arm runs every configuration
+    assert space["arm"]["grid_search"] == ["mpa", "direct"] and space["seed"]["grid_search"] == [0, 1]
+    assert draw(sw["space"], 3, seed=0) == configs and draw(sw["space"], 3, seed=1) != configs
+
+
+def test_bad_sweep_config_is_an_error():
+    with pytest.raises(ValueError, match="loguniform"):
+        draw({"optim.lr": [1e-4, 1e-2]}, 2)
+    with pytest.raises(ValueError, match="schemes"):
+        _sweep(schemes=["scaffold"])
+    with pytest.raises(Exception, match="tasks_typo"):
+        check({"tasks_typo": ["a"], "tasks": ["a"], "arms": {"mpa": "x"}})
+
+
+def _trial(tid, task, arm):
+    return SimpleNamespace(trial_id=tid, config={"task": task, "arm": arm, "scheme": "random", "seed": 0})
+
+
+def _decisions(scheduler, results):
+    return [scheduler.on_trial_result(None, t, {"training_iteration": 1, "score": s}) for t, s in results]
+
+
+def test_asha_compares_trials_only_within_their_group():
+    """Band-gap errors (eV) must not be ranked against boiling-point errors (K)."""
+    trials = [_trial("a1", "boiling_point", "mpa"), _trial("a2", "boiling_point", "mpa"),
+              _trial("b1", "expt_gap", "mpa"), _trial("b2", "expt_gap", "mpa")]
+    results = [(trials[0], 100.0), (trials[1], 150.0), (trials[2], 1.0), (trials[3], 2.0)]
+    grouped = GroupedASHA("score", "min", max_t=4, grace_period=1, reduction_factor=2)
+    plain = ASHAScheduler(metric="score", mode="min", max_t=4, grace_period=1, reduction_factor=2)
+    for s in (grouped, plain):
+        for t in trials:
+            s.on_trial_add(None, t)
+    got, base = _decisions(grouped, results), _decisions(plain, results)
+    # within its group b2 (2 eV) is the worse of two and stops; a single ASHA lets it run
+    # because it looks excellent next to errors of 100 K
+    assert got == [TrialScheduler.CONTINUE, TrialScheduler.STOP, TrialScheduler.CONTINUE, TrialScheduler.STOP]
+    assert base[3] == TrialScheduler.CONTINUE
+    assert len(grouped.groups) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.multiprocess
+def test_smoke_sweep_writes_the_report(midtrained, tmp_path):
+    tmp = midtrained
+    out = tmp_path / "sweep"
+    launch("posttrain.py", *smoke(tmp_path, "posttrain", "sweep=smoke", f"sweep.out={out}",
+                                  f"sweep.arms.mpa={tmp / 'midtrain' / 'model'}",
+                                  f"sweep.arms.direct={tmp / 'pretrain' / 'model'}", "sweep.num_samples=2"),
+           timeout=300)
+    res = pd.read_csv(out / "results.csv")
+    assert sorted(zip(res["task"], res["arm"])) == [("boiling_point", "direct"), ("boiling_point", "mpa"),
+                                                    ("expt_gap", "direct"), ("expt_gap", "mpa")]
+    assert {"task", "arm", "split", "seed", "mae", "accuracy", "unit"} <= set(res.columns)
+    assert (res["mae"] > 0).all() and (res["n_test"] > 0).all()
+    trials = pd.read_csv(out / "trials.csv")
+    assert len(trials) == 8  # 2 tasks x 2 arms x 2 configurations
+    for (task, arm), g in trials.groupby(["task", "arm"]):  # the reported trial is the best on validation
+        chosen = res[(res["task"] == task) & (res["arm"] == arm)].iloc[0]
+        assert chosen["val_score"] == pytest.approx(g["best_score"].min())
+        assert sorted(g["hp:optim.lr"]) == sorted(trials[trials["arm"] == "mpa"].groupby("task")
+                                                  .get_group(task)["hp:optim.lr"])
+    for d in map(Path, trials["trial_dir"]):  # no trial evaluated the test split
+        assert OmegaConf.load(d / "config.yaml").finetune.test is False
+        if (d / "result.json").exists():  # trials stopped early by ASHA have none
+            assert "test" not in json.loads((d / "result.json").read_text())
+    report = (out / "report.md").read_text()
+    assert "| boiling_point" in report and "MPA vs direct" in report and "wall x slots" in report
+    assert (out / "change.png").stat().st_size > 5000 and (out / "parity.png").stat().st_size > 5000
+    info = json.loads((out / "sweep.json").read_text())
+    assert info["trials"] == 8 and 0 < info["utilisation"] <= 1.0
