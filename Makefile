@@ -46,24 +46,17 @@ catalog: data
 	$(PY) launch/catalog.py
 
 # The whole recipe on real data on this machine: catalogue, shards, pre-training,
-# mid-training, post-training of each demo task from the mid-trained (MPA) and the
-# pre-trained (direct) checkpoint, then the results table.
+# mid-training, then the post-training sweep (Ray Tune) of the demo tasks from the
+# mid-trained (MPA) and the pre-trained (direct) checkpoints, ending with the report.
 RUN_NAME ?= demo
 EXPERIMENT ?= demo
-DEMO_TASKS ?= boiling_point flash_point enthalpy_of_formation_gas expt_gap formation_enthalpy_expt crc_melting_point
 run: data
-	$(PY) launch/catalog.py
-	$(PY) launch/pretrain.py experiment=$(EXPERIMENT) name=$(RUN_NAME)
-	$(PY) launch/midtrain.py experiment=$(EXPERIMENT) name=$(RUN_NAME)
-	rm -f runs/$(RUN_NAME)/results.jsonl
-	for t in $(DEMO_TASKS); do \
-	  $(PY) launch/posttrain.py experiment=$(EXPERIMENT) name=$(RUN_NAME) finetune.task=$$t \
-	    run_dir=runs/$(RUN_NAME)/post/$$t-mpa finetune.results=runs/$(RUN_NAME)/results.jsonl && \
-	  $(PY) launch/posttrain.py experiment=$(EXPERIMENT) name=$(RUN_NAME) finetune.task=$$t \
-	    init_from=runs/$(RUN_NAME)/pretrain/model run_dir=runs/$(RUN_NAME)/post/$$t-direct \
-	    finetune.results=runs/$(RUN_NAME)/results.jsonl || exit 1; \
-	done
-	$(PY) -m mpa_dist.report.table runs/$(RUN_NAME)/results.jsonl
+	@start=$$(date +%s); \
+	$(PY) launch/catalog.py && \
+	$(PY) launch/pretrain.py experiment=$(EXPERIMENT) name=$(RUN_NAME) && \
+	$(PY) launch/midtrain.py experiment=$(EXPERIMENT) name=$(RUN_NAME) && \
+	$(PY) launch/posttrain.py experiment=$(EXPERIMENT) name=$(RUN_NAME) sweep=$(EXPERIMENT) && \
+	echo "make run: $$(( $$(date +%s) - start )) s from the catalogue to the report (runs/$(RUN_NAME)/sweep/report.md)"
 
 bench: data
 	$(PY) bench/bench_data.py

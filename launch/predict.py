@@ -7,11 +7,11 @@ for structure files, written as CSV.
 
 import hydra
 
-from mpa_dist.predict.run import run_predict
-
 
 @hydra.main(config_path="../configs", config_name="predict", version_base="1.3")
 def main(cfg):
+    from mpa_dist.predict.run import run_predict  # torch, RDKit: only once Hydra has a config to run
+
     run_predict(cfg)
 
 

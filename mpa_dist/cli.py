@@ -17,8 +17,8 @@ LAUNCH = Path(__file__).resolve().parents[1] / "launch"
 def _launch(name: str) -> None:
     script = LAUNCH / f"{name}.py"
     if not script.is_file():
-        sys.exit(f"mpa-{name.replace('_', '-')}: {script} not found; the console commands run the launchers of a "
-                 "repository checkout: install it with `pip install -e <checkout>`")
+        sys.exit(f"mpa-{name.replace('_', '-')}: {script} not found: the console commands run the launchers of a "
+                 "repository checkout installed with `pip install -e <checkout>`")
     sys.argv[0] = str(script)  # Hydra names the job and resolves config_path from the script
     runpy.run_path(str(script), run_name="__main__")
 

@@ -34,21 +34,20 @@ class HeadInfo:
     def takes(self, input_kind: str) -> bool:
         return self.input is None or self.input == input_kind
 
+    def _column(self, std: bool) -> str:
+        what = f"{self.name}{' isotropic' if self.kind == 'tensor' else ''}{' std' if std else ''}"
+        if self.kind == "logits":
+            return f"{what} [P(class 1)]"
+        unit = self.unit or "1"
+        return f"{what} [log10({unit})]" if std and self.transform != "none" else f"{what} [{unit}]"
+
     @property
     def column(self) -> str:
-        unit = self.unit or "1"
-        if self.kind == "tensor":
-            return f"{self.name} isotropic [{unit}]"
-        if self.kind == "logits":
-            return f"{self.name} [P(class 1)]"
-        return f"{self.name} [{unit}]"
+        return self._column(std=False)
 
     @property
     def std_column(self) -> str:
-        if self.transform != "none":
-            return f"{self.name} std [log10({self.unit or '1'})]"
-        return self.column.replace(" [", " std [", 1) if self.kind != "tensor" else \
-            f"{self.name} isotropic std [{self.unit or '1'}]"
+        return self._column(std=True)
 
     def scalars(self, y: torch.Tensor) -> np.ndarray:
         """One number per graph, in the space the head trained in (log10 for log10 tasks)."""

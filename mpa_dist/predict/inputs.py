@@ -28,9 +28,9 @@ def _empty(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value)) or not str(value).strip()
 
 
-def _row(i: int, make) -> Row:
+def _row(i: int, make, item) -> Row:
     try:
-        return make()
+        return make(i, item)
     except RecordError as e:
         return e
     except Exception as e:  # a reader's own failure (RDKit, pymatgen, ase) still names the row
@@ -45,7 +45,7 @@ def smiles_rows(smiles: list, conformers: int = 4, seed: int = 0, cache: Conform
             raise RecordError(_key(i), "empty SMILES")
         return molecule_records(_key(i), str(s).strip(), SOURCE, THEORY, {}, k=conformers, seed=seed, cache=cache,
                                 conditions=_conditions(conditions, i), group=_key(i))
-    return [_row(i, lambda: make(i, s)) for i, s in enumerate(smiles)]
+    return [_row(i, make, s) for i, s in enumerate(smiles)]
 
 
 def formula_rows(formulas: list, conditions: list[dict] | None = None) -> list[Row]:
@@ -54,7 +54,7 @@ def formula_rows(formulas: list, conditions: list[dict] | None = None) -> list[R
         if _empty(f):
             raise RecordError(_key(i), "empty formula")
         return [composition_record(_key(i), str(f).strip(), SOURCE, THEORY, conditions=_conditions(conditions, i))]
-    return [_row(i, lambda: make(i, f)) for i, f in enumerate(formulas)]
+    return [_row(i, make, f) for i, f in enumerate(formulas)]
 
 
 def structure_rows(structures: list, conditions: list[dict] | None = None) -> list[Row]:
@@ -72,7 +72,7 @@ def structure_rows(structures: list, conditions: list[dict] | None = None) -> li
         r.labels = {}  # results stored with the structure are not inputs
         r.conditions = _conditions(conditions, i)
         return [r]
-    return [_row(i, lambda: make(i, s)) for i, s in enumerate(structures)]
+    return [_row(i, make, s) for i, s in enumerate(structures)]
 
 
 def _conditions(conditions: list[dict] | None, i: int) -> dict:

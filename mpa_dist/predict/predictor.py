@@ -74,9 +74,9 @@ class Predictor:
         self.heads = members[0].heads
         for m in members[1:]:
             if m.heads != self.heads:
-                raise CheckpointError(f"{m.path} and {members[0].path} predict different heads: an ensemble needs the same "
-                                 f"heads, units and transforms ({[h.name for h in m.heads]} vs "
-                                 f"{[h.name for h in self.heads]})")
+                raise CheckpointError(f"{m.path} and {members[0].path} predict different heads: an ensemble needs "
+                                      f"the same heads, units and transforms ({[h.name for h in m.heads]} vs "
+                                      f"{[h.name for h in self.heads]})")
 
     @classmethod
     def load(cls, ckpt: str | Path | list, device: str = "cpu", max_atoms: int = MAX_ATOMS,
@@ -145,7 +145,7 @@ class Predictor:
                     batch = collate([it for _, it in chunk], vocab).to(self.device)
                     out = m.model.predict(batch)
                     for h in heads:
-                        for (i, (r, _, _)), v in zip(chunk, h.scalars(out[h.name])):
+                        for (i, (r, _, _)), v in zip(chunk, h.scalars(out[h.name]), strict=True):
                             if h.takes(r.input):
                                 values[h.name][i].append(float(v))
         return values

@@ -48,8 +48,8 @@ def join(inputs: Inputs, pred: pd.DataFrame) -> pd.DataFrame:
 def summary(table: pd.DataFrame, source: str, out: Path) -> str:
     failed = table["error"].fillna("").astype(str)
     failed = failed[failed != ""]
-    lines = [f"read {len(table)} rows from {source}: predicted {len(table) - len(failed)}, failed {len(failed)}"
-             f" -> {out}"]
+    done = len(table) - len(failed)
+    lines = [f"read {len(table)} rows from {source}: predicted {done}, failed {len(failed)} -> {out}"]
     for reason, n in Counter(_pattern(r) for r in failed).most_common():
         lines.append(f"  {n:6d} x {reason}")
     return "\n".join(lines)

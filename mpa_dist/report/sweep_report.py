@@ -54,7 +54,7 @@ def verdict(table: pd.DataFrame) -> list[str]:
         if ch.mean() >= 0:
             lines.append(f"  MPA does **not** beat direct fine-tuning on average here ({split} split).")
         elif ch.mean() > -15:
-            lines.append(f"  MPA beats direct fine-tuning on average, by less than the published ~15%.")
+            lines.append("  MPA beats direct fine-tuning on average, by less than the published ~15%.")
     return lines
 
 

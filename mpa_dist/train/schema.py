@@ -76,6 +76,7 @@ class FinetuneSchema:
     task: Optional[str] = None  # post-training: the catalogue task
     strategy: str = "full"  # full | frozen | lora | llrd
     readout: Optional[str] = None  # None: the catalogue's readout for the task
+    head: str = "carry"  # carry: start from the checkpoint's head for this task if it has one | fresh
     unfreeze_at: float = 0.5  # frozen: fraction of steps after which the backbone trains too
     lora_rank: int = 8
     lora_alpha: float = 16.0
@@ -122,6 +123,7 @@ def validate(cfg: DictConfig) -> DictConfig:
             group[name] = OmegaConf.merge(OmegaConf.structured(SourceSchema), group[name] or {})
     for key, allowed in (("phase", ("pretrain", "midtrain", "posttrain")), ("precision", ("fp32", "bf16")),
                          ("data.scheme", ("random", "ood")), ("finetune.strategy", ("full", "frozen", "lora", "llrd")),
+                         ("finetune.head", ("carry", "fresh")),
                          ("optim.schedule", ("cosine", "constant"))):
         if OmegaConf.select(merged, key) not in allowed:
             raise ValueError(f"{key} must be one of {allowed}, not {OmegaConf.select(merged, key)!r}")

@@ -2,7 +2,8 @@
 
 Pre-training: first-principles labels, one head per (label, source). Mid-training: the
 training splits of the experimental tasks plus a share of first-principles data that may
-grow on a schedule. Post-training: a fresh head for one task on a chosen checkpoint, with
+grow on a schedule. Post-training: one head for one task on a chosen checkpoint (carried
+over from the mid-trained head of the same task where there is one, else fresh), with
 a fine-tuning strategy, early stopping on validation and test metrics written once.
 """
 
@@ -65,6 +66,9 @@ class Trainer:
                              "(an open DeepSpeed issue): use deepspeed=zero2 for sources with forces or stress")
         model = build_model(model_cfg, self.heads)
         self.loaded = _load_matching(model, init_state)
+        if cfg.phase == "posttrain" and cfg.finetune.head == "carry":
+            self.loaded += _carry_head(model, init_state, init_meta.get("heads", []), self.heads[0],
+                                       cfg.finetune.task)
         self.transforms = {t["label"]: t["transform"] for t in self.tasks.values() if t["transform"] != "none"}
         fresh = [h["name"] for h in self.heads if not any(k.startswith(f"heads.{h['name']}.") for k in self.loaded)]
         fit_norms(model, fresh, self._loader("train", "epoch", workers=0, all_ranks=True), self.transforms,
@@ -288,6 +292,22 @@ def _load_matching(model, state: dict) -> list[str]:
     match = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
     model.load_state_dict(match, strict=False)
     return sorted(match)
+
+
+def _carry_head(model, state: dict, init_heads: list[dict], head: dict, task: str) -> list[str]:
+    """Post-training's head starts from the checkpoint's head for the same task and source
+    (`label@task`, which mid-training trained on this task's training split) when it has one
+    with the same readout; otherwise it stays fresh (direct fine-tuning, from scratch)."""
+    name = f"{head['name']}@{task}"
+    if not any(h["name"] == name and h.get("readout") == head["readout"] for h in init_heads):
+        return []
+    src, dst = f"heads.{name}.", f"heads.{head['name']}."
+    own = model.state_dict()
+    carry = {dst + k[len(src):]: v for k, v in state.items() if k.startswith(src)}
+    if not carry or any(k not in own or own[k].shape != v.shape for k, v in carry.items()):
+        return []
+    model.load_state_dict(carry, strict=False)
+    return sorted(carry)
 
 
 def _ema(engine, decay: float):

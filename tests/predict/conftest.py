@@ -1,9 +1,10 @@
 """Exports to predict with: small random models written by the production exporter (fast),
-and the smoke pre-training shared with tests/train (slow, once per session)."""
+and the smoke pre-training (the session fixture `pretrained` of tests/conftest.py, shared with
+tests/train)."""
 
 from __future__ import annotations
 
-import importlib.util
+import logging
 import runpy
 import sys
 from pathlib import Path
@@ -16,14 +17,6 @@ from mpa_dist.model import build_model
 from mpa_dist.train.checkpoint import export
 
 ROOT = Path(__file__).resolve().parents[2]
-
-# tests/train/conftest.py holds the smoke pre-training fixture; load it under its own name
-# (a plain `import conftest` would give whichever conftest pytest imported last).
-_spec = importlib.util.spec_from_file_location("train_conftest", ROOT / "tests" / "train" / "conftest.py")
-_train = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_train)
-pretrained = _train.pretrained
-launch = _train.launch
 
 MAX_Z = 36  # small, so that heavier elements (Cs) test the max_z refusal
 
@@ -85,7 +78,14 @@ def pretrained_export(pretrained):
 def predict_cli(monkeypatch):
     """predict_cli(*overrides): runs launch/predict.py in this process, as `python
     launch/predict.py *overrides` would (a SystemExit carries what Python prints on exit)."""
+    root = logging.getLogger()
+
     def run(*overrides: str) -> None:
         monkeypatch.setattr(sys, "argv", ["predict.py", *overrides])
-        runpy.run_path(str(ROOT / "launch" / "predict.py"), run_name="__main__")
+        handlers, level = root.handlers[:], root.level
+        try:
+            runpy.run_path(str(ROOT / "launch" / "predict.py"), run_name="__main__")
+        finally:  # Hydra configures logging for its job: leave the session's as it was
+            root.handlers[:] = handlers
+            root.setLevel(level)
     return run

@@ -2,7 +2,9 @@
 its training source, physical units (log10 tasks mapped back), errors kept as rows."""
 
 import numpy as np
+import pandas as pd
 import pytest
+import torch
 from ase.build import bulk, molecule
 from pymatgen.core import Lattice, Structure
 
@@ -99,3 +101,12 @@ def test_exactly_one_kind_of_input(multi_export):
     p = Predictor.load(multi_export, conformer_cache=False)
     with pytest.raises(ValueError, match="exactly one"):
         p.predict(smiles=["C"], formulas=["NaCl"])
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_gives_the_cpu_table(multi_export):
+    args = {"smiles": ["CCO", "xx"], "conformers": 2}
+    cpu = Predictor.load(multi_export, conformer_cache=False).predict(**args)
+    gpu = Predictor.load(multi_export, device="cuda", conformer_cache=False).predict(**args)
+    pd.testing.assert_frame_equal(cpu, gpu, rtol=1e-4)

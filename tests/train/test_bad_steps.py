@@ -7,7 +7,7 @@ import torch
 from hydra import compose, initialize_config_dir
 
 import mpa_dist.train.resolvers  # noqa: F401
-from conftest import ROOT, smoke
+from launching import ROOT, smoke
 from mpa_dist.train import trainer as trainer_mod
 
 

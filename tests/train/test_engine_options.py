@@ -6,7 +6,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import launch, result, smoke
+from launching import launch, result, smoke
 from mpa_dist.model import build_model
 
 

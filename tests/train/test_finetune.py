@@ -6,7 +6,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from conftest import launch, result, smoke
+from launching import launch, result, smoke
 from mpa_dist.model import build_model
 from mpa_dist.train import finetune, schedule
 
@@ -70,3 +70,21 @@ def test_lora_merge_gives_the_same_predictions(qm9_records):
     m.eval(), plain.eval()
     torch.testing.assert_close(plain(b)["y"], m(b)["y"], rtol=1e-5, atol=1e-5)
     assert sum(p.requires_grad for n, p in m.backbone.named_parameters() if "lora_" not in n) == 0
+
+
+@pytest.mark.slow
+def test_posttraining_head_carries_over_the_midtrained_head(midtrained, tmp_path):
+    """finetune.head=carry starts the task's head from mid-training's head for the same task;
+    fresh (and direct fine-tuning, whose checkpoint has no such head) starts a new one."""
+    from safetensors.torch import load_file
+
+    mid = load_file(str(midtrained / "midtrain" / "model.safetensors"))
+    runs = {}
+    for head in ("carry", "fresh"):
+        launch("posttrain.py", *smoke(tmp_path, head, f"init_from={midtrained / 'midtrain' / 'model'}",
+                                      "finetune.task=expt_gap", "steps=0", f"finetune.head={head}"))
+        runs[head] = load_file(str(tmp_path / head / "model.safetensors"))
+    src = {k.replace("heads.expt_gap@expt_gap.", "heads.expt_gap."): v for k, v in mid.items()
+           if k.startswith("heads.expt_gap@expt_gap.")}
+    assert src and all(torch.equal(runs["carry"][k], v) for k, v in src.items())
+    assert not all(torch.equal(runs["fresh"][k], v) for k, v in src.items() if k.endswith("weight"))

@@ -5,7 +5,7 @@ import json
 import pytest
 from safetensors.torch import load_file
 
-from conftest import launch, result, smoke
+from launching import launch, result, smoke
 
 
 @pytest.mark.slow

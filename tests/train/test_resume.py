@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import ROOT, clean_env, launch, result, smoke
+from launching import ROOT, clean_env, launch, result, smoke
 
 STEPS = ["steps=40", "ckpt_every=10", "eval_every=40", "log_every=5"]
 

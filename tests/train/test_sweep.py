@@ -10,7 +10,7 @@ import pytest
 from omegaconf import OmegaConf
 from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 
-from conftest import launch, smoke
+from launching import launch, smoke
 from mpa_dist.tune.config import check
 from mpa_dist.tune.scheduler import GroupedASHA
 from mpa_dist.tune.space import draw, param_space

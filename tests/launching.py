@@ -1,12 +1,12 @@
+"""Running the launchers as users do, for the tests: the smoke chain and its helpers."""
+
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-ROOT = Path(__file__).parents[2]
+ROOT = Path(__file__).parents[1]
 
 
 def clean_env(**extra) -> dict:
@@ -32,21 +32,5 @@ def smoke(tmp: Path, phase: str, *extra: str) -> list[str]:
             *extra]
 
 
-@pytest.fixture(scope="session")
-def pretrained(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("chain")
-    launch("pretrain.py", *smoke(tmp, "pretrain"))
-    return tmp
-
-
 def result(run_dir: Path) -> dict:
     return json.loads((run_dir / "result.json").read_text())
-
-
-@pytest.fixture(scope="session")
-def midtrained(pretrained):
-    """The smoke chain with its mid-training done (shared by the tests that need both)."""
-    tmp = pretrained
-    if not (tmp / "midtrain" / "model.json").exists():
-        launch("midtrain.py", *smoke(tmp, "midtrain", f"init_from={tmp / 'pretrain' / 'model'}"))
-    return tmp
