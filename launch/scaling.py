@@ -1,6 +1,6 @@
 """The scaling study over first-principles data aligned in mid-training.
 
-    python launch/scaling.py experiment=demo name=scaling amounts=[0,1000,10000,null]
+    python launch/scaling.py preset=demo name=scaling amounts=[0,1000,10000,null]
 
 Pre-trains once (or reuses `pretrained=`), mid-trains once per amount, post-trains every
 mid-trained model and the pre-trained one on the same tasks in one sweep, then writes

@@ -113,6 +113,9 @@ def plan(dataset: str, out: Path, limit: int | None, scheme: str, maxcount: int,
     if col not in entries:
         raise KeyError(f"dataset {dataset!r} has no split scheme {scheme!r}")
     jobs = []
+    held = entries[~entries[col].isin(SPLITS)]  # e.g. `held` under a matbench fold scheme
+    if len(held):
+        jobs.append(ShardJob(dataset, "held", 0, held.to_dict("records"), str(out), conformers, seed))
     for split in SPLITS:
         rows = entries[entries[col] == split].to_dict("records")
         if not rows:
@@ -132,6 +135,8 @@ def make_shards(dataset: str, out: str | Path, limit: int | None = None, scheme:
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     jobs = plan(dataset, out, limit, scheme, maxcount, min_shards, conformers, seed)
+    held = [r["key"] for j in jobs if j.split == "held" for r in j.rows]
+    jobs = [j for j in jobs if j.split != "held"]
     done, todo = [], []
     for j in jobs:
         side = out / f"{j.split}-{j.index:05d}.json"
@@ -153,17 +158,22 @@ def make_shards(dataset: str, out: str | Path, limit: int | None = None, scheme:
             done.append(convert_shard(j))
             bar.update(len(j.rows))
     bar.close()
-    manifest = _manifest(dataset, out, jobs, done, scheme, conformers, seed, time.perf_counter() - t0)
+    manifest = _manifest(dataset, out, jobs, done, scheme, conformers, seed, time.perf_counter() - t0, held)
     return manifest
 
 
-def _manifest(dataset, out: Path, jobs, sides, scheme, conformers, seed, seconds) -> dict:
+def _manifest(dataset, out: Path, jobs, sides, scheme, conformers, seed, seconds, held: list[str]) -> dict:
+    """held: entries this scheme keeps out of every split (neither trained on nor scored), each
+    written to rejects.jsonl with the reason, so every entry is accounted for."""
     sides = sorted(sides, key=lambda s: s["name"])
     ds = registry.get(dataset)
     with open(out / "rejects.jsonl", "w") as f:
         for s in sides:
             for r in s["rejects"]:
                 f.write(json.dumps({"shard": s["name"], **r}) + "\n")
+        for key in held:
+            f.write(json.dumps({"shard": None, "key": key, "reason": f"held out under scheme {scheme}: a task "
+                                "with the same measurements tests this entry in this fold"}) + "\n")
     splits = {}
     for split in SPLITS:
         ss = [s for s in sides if s["split"] == split]
@@ -180,6 +190,7 @@ def _manifest(dataset, out: Path, jobs, sides, scheme, conformers, seed, seconds
         "split_scheme": scheme, "conformers": conformers, "seed": seed, "version": code_version(),
         "num_input": sum(s["num_input"] for s in sides), "num_written": sum(s["num_written"] for s in sides),
         "num_rejected": sum(s["num_rejected"] for s in sides), "num_records": sum(s["num_records"] for s in sides),
+        "num_held_out": len(held),
         "shards": [{"name": s["name"], "split": s["split"], "num_samples": s["num_written"],
                     "num_records": s["num_records"], "sha256": s["sha256"]} for s in sides],
         "splits": splits, "seconds": round(seconds, 2),

@@ -55,7 +55,7 @@ def write_scaling(out: Path, results_csv: Path, amounts: dict, cfg: dict) -> Pat
     plot(table, out / "scaling.png")
     head = ["arm", "dft_structures", "tasks", "mean_relative_mae", "mean_change_%", "wins_vs_direct"]
     per_task = table.drop(columns=head[2:]).set_index(["arm", "dft_structures"]).T
-    md = [f"# Scaling study: {cfg['name']} (experiment={cfg['experiment']})", "",
+    md = [f"# Scaling study: {cfg['name']} (experiment={cfg['preset']})", "",
           "Mean over tasks of the test MAE relative to direct fine-tuning from the pre-trained model "
           "(below 1: mid-training helps), against the first-principles structures per source aligned in "
           "mid-training.", "", "![scaling](scaling.png)", "",

@@ -58,6 +58,30 @@ def verdict(table: pd.DataFrame) -> list[str]:
     return lines
 
 
+LEADERBOARD = {"expt_gap": [("Darwin", 0.2865), ("MODNet", 0.3327)]}  # matbench v0.1 MAE in eV, 5 folds
+
+
+def matbench(results: pd.DataFrame) -> list[str]:
+    """expt_gap / expt_is_metal over matbench's five official folds, beside the leaderboard."""
+    folds = results[results["split"].astype(str).str.startswith("fold")]
+    if folds.empty:
+        return []
+    lines = ["## matbench (official folds)", ""]
+    for task, g in folds.groupby("task"):
+        cls = g["mae"].isna().all()
+        metric = "accuracy" if cls else "mae"
+        per_arm = g.groupby("arm")[metric]
+        n = g["split"].nunique()
+        for arm, v in per_arm:
+            lines.append(f"- {task}, {arm}: {metric} {v.mean():.4g} ± {v.std(ddof=1) if len(v) > 1 else 0:.2g} "
+                         f"over {v.size} runs on {n} of 5 folds")
+        for name, mae in LEADERBOARD.get(task, []):
+            lines.append(f"- {task}, leaderboard {name}: MAE {mae} eV (5 folds)")
+        if cls:
+            lines.append("- (the matbench leaderboard ranks expt_is_metal by ROC-AUC; accuracy is shown here)")
+    return lines + [""]
+
+
 def plot_changes(table: pd.DataFrame, path: Path) -> None:
     import matplotlib
 
@@ -132,7 +156,7 @@ def write_report(out: Path, rows: list[dict], scored: list[dict], trials: pd.Dat
           f"{base['steps']} steps per trial, ASHA per group; best on validation, test scored once.", "",
           "Test error per arm (mean ± std over seeds; units the task trains in), and MPA's change against "
           "direct fine-tuning (negative: MPA better):", "",
-          shown.to_markdown(index=False, floatfmt=".4g"), "", *verdict(table), "",
+          shown.to_markdown(index=False, floatfmt=".4g"), "", *verdict(table), "", *matbench(results),
           "![change](change.png)", "", "![parity](parity.png)", "",
           f"Sweep: {info['trials']} trials ({info['failed']} failed) in {info['wall_s']:.0f} s on {info['slots']} "
           f"slots; sum of trial times / (wall x slots) = **{info['utilisation']:.2f}**.", "",

@@ -10,6 +10,9 @@ from typing import Any, Optional
 from omegaconf import DictConfig, OmegaConf
 
 
+SCHEMES = ("random", "ood", "fold0", "fold1", "fold2", "fold3", "fold4")  # foldK: matbench's fold K is test
+
+
 @dataclass
 class SourceSchema:
     weight: Optional[float] = None  # mixing weight; None: temperature sampling over sizes
@@ -22,7 +25,7 @@ class DataSchema:
     dft_sources: dict = field(default_factory=dict)  # mid-training: first-principles sources aligned in
     dft_share: list = field(default_factory=lambda: [0.0, 0.0])  # share of dft_sources: [start, end] of training
     dft_stages: int = 1  # the share changes in this many steps (the loader is rebuilt at each)
-    scheme: str = "random"  # split scheme: random | ood
+    scheme: str = "random"  # split scheme: random | ood | fold0..fold4 (matbench folds; others random)
     shards_root: str = "shards"
     min_shards: int = 4
     shard_workers: int = 2
@@ -122,7 +125,7 @@ def validate(cfg: DictConfig) -> DictConfig:
         for name in list(group):
             group[name] = OmegaConf.merge(OmegaConf.structured(SourceSchema), group[name] or {})
     for key, allowed in (("phase", ("pretrain", "midtrain", "posttrain")), ("precision", ("fp32", "bf16")),
-                         ("data.scheme", ("random", "ood")), ("finetune.strategy", ("full", "frozen", "lora", "llrd")),
+                         ("data.scheme", SCHEMES), ("finetune.strategy", ("full", "frozen", "lora", "llrd")),
                          ("finetune.head", ("carry", "fresh")),
                          ("optim.schedule", ("cosine", "constant"))):
         if OmegaConf.select(merged, key) not in allowed:

@@ -7,13 +7,15 @@ from typing import Any, Optional
 
 from omegaconf import OmegaConf
 
+from mpa_dist.train.schema import SCHEMES
+
 
 @dataclass
 class SweepSchema:
     tasks: Any = field(default_factory=list)  # catalogue task names
     # arm -> exported model it starts from ({scheme} is replaced by the split scheme); null: from scratch
     arms: dict = field(default_factory=dict)
-    schemes: list = field(default_factory=lambda: ["random"])  # random | ood
+    schemes: list = field(default_factory=lambda: ["random"])  # random | ood | fold0..fold4
     seeds: list = field(default_factory=lambda: [0])
     num_samples: int = 1  # configurations drawn from `space`; every (task, arm, scheme, seed) runs all of them
     space: dict = field(default_factory=dict)  # dotted config key -> {choice: [...]} | {loguniform: [a, b]} | ...
@@ -37,6 +39,6 @@ def check(node) -> Any:
     if not sw.tasks or not sw.arms:
         raise ValueError("sweep: needs at least one task (sweep.tasks) and one arm (sweep.arms)")
     for s in sw.schemes:
-        if s not in ("random", "ood"):
-            raise ValueError(f"sweep.schemes: {s!r} is not one of random, ood")
+        if s not in SCHEMES:
+            raise ValueError(f"sweep.schemes: {s!r} is not one of {', '.join(SCHEMES)}")
     return sw

@@ -36,7 +36,7 @@ def run_scaling(cfg) -> Path:
 
     out = Path(cfg.out).resolve()
     runs = out.parent
-    common = [f"experiment={cfg.experiment}", f"name={cfg.name}", *cfg.overrides]
+    common = [f"experiment={cfg.preset}", f"name={cfg.name}", *cfg.overrides]
     pre = Path(cfg.pretrained).resolve() if cfg.pretrained else runs / "pretrain" / "model"
     if not pre.with_suffix(".json").exists():
         _launch("pretrain.py", *common, f"run_dir={pre.parent}")
@@ -48,7 +48,7 @@ def run_scaling(cfg) -> Path:
         arms[arm_name(amount)] = str(mid / "model")
     arms_override = "{" + ",".join(f"{k}:'{v}'" for k, v in arms.items()) + "}"
     sweep_out = out / "sweep"
-    _launch("posttrain.py", *common, f"sweep={cfg.sweep}", "~sweep.arms", f"+sweep.arms={arms_override}",
+    _launch("posttrain.py", *common, f"sweep={cfg.sweep_config}", "~sweep.arms", f"+sweep.arms={arms_override}",
             f"sweep.out={sweep_out}", f"run_dir={out / 'posttrain'}")
     amounts = {arm_name(a): a for a in cfg.amounts}
     return write_scaling(out, sweep_out / "results.csv", amounts, OmegaConf.to_container(cfg))

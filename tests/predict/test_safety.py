@@ -78,13 +78,11 @@ def test_launcher_exit_status_and_stderr(multi_export, tmp_path):
     (tmp_path / "in.csv").write_text("smiles\nCCO\n")
     p = subprocess.run([sys.executable, str(ROOT / "launch" / "predict.py"), f"ckpt={tmp_path / 'model'}",
                         f"input={tmp_path / 'in.csv'}", f"output={tmp_path / 'out.csv'}"],
-                       capture_output=True, text=True, timeout=120, cwd=tmp_path)
+                       capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path)
     assert p.returncode == 1
     assert p.stderr.strip().count("\n") == 0 and str(bad) in p.stderr and "Traceback" not in p.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="safetensors has no checksum and the export records none: a flipped byte "
-                                       "in the tensor data loads as different weights (see docs/predict.md)")
 def test_flipped_byte_in_tensor_data_is_detected(multi_export, tmp_path):
     for suffix in (".safetensors", ".json"):
         shutil.copy(multi_export.with_suffix(suffix), tmp_path / f"model{suffix}")
@@ -92,7 +90,7 @@ def test_flipped_byte_in_tensor_data_is_detected(multi_export, tmp_path):
     data = bytearray(st.read_bytes())
     data[-3] ^= 0xFF
     st.write_bytes(bytes(data))
-    with pytest.raises(CheckpointError):
+    with pytest.raises(CheckpointError, match="sha256"):
         Predictor.load(tmp_path / "model")
 
 

@@ -28,9 +28,9 @@ def test_scaling_table_is_relative_to_direct():
 @pytest.mark.multiprocess
 def test_smoke_scaling_study(pretrained, tmp_path):
     out = tmp_path / "scaling"
-    launch("scaling.py", "experiment=smoke", "name=scaling_test", f"out={out}", "amounts=[0,100]",
+    launch("scaling.py", "preset=smoke", "name=scaling_test", f"out={out}", "amounts=[0,100]",
            f"pretrained={pretrained / 'pretrain' / 'model'}",
-           f"overrides=[data.shards_root={ROOT / 'shards' / 'test'}]", timeout=600)
+           f"overrides=['data.shards_root={ROOT / 'shards' / 'test'}']", timeout=600)
     table = pd.read_csv(out / "scaling.csv").set_index("arm")
     assert list(table.index) == ["dft_0", "dft_100"] and (table["tasks"] == 2).all()
     assert (table["mean_relative_mae"] > 0).all()

@@ -97,3 +97,14 @@ def test_smoke_sweep_writes_the_report(midtrained, tmp_path):
     assert (out / "change.png").stat().st_size > 5000 and (out / "parity.png").stat().st_size > 5000
     info = json.loads((out / "sweep.json").read_text())
     assert info["trials"] == 8 and 0 < info["utilisation"] <= 1.0
+
+
+def test_matbench_section_sits_beside_the_leaderboard():
+    from mpa_dist.report.sweep_report import matbench
+
+    res = pd.DataFrame({"task": ["expt_gap"] * 4, "arm": ["mpa", "mpa", "direct", "direct"],
+                        "split": ["fold0", "fold1", "fold0", "fold1"], "mae": [0.30, 0.40, 0.5, 0.5],
+                        "accuracy": [float("nan")] * 4})
+    text = "\n".join(matbench(res))
+    assert "expt_gap, mpa: mae 0.35" in text and "on 2 of 5 folds" in text and "Darwin: MAE 0.2865" in text
+    assert matbench(res.assign(split="random")) == []

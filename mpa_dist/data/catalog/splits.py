@@ -11,7 +11,8 @@ Schemes:
   empty scaffold, are each their own group so they do not all fall on one side;
 - grouped (compositions): the chemical system (the set of elements), so test compounds
   come from element combinations never seen in training;
-- matbench: the official 5 folds given by the source (a `fold` column), kept as is.
+- matbench: the official 5 folds given by the source (a `fold` column), kept as is; scheme
+  `fold{k}` tests on fold k (other tasks keep their random split under it).
 """
 
 from __future__ import annotations
@@ -54,11 +55,33 @@ def ood_group(input_kind: str, group: str) -> str:
 
 
 def assign_splits(entries: pd.DataFrame, property_: str, input_kind: str) -> pd.DataFrame:
-    """Adds `split_random` and `split_ood` (scaffold or chemical system) columns."""
+    """Adds `split_random`, `split_ood` (scaffold or chemical system) and `split_fold0..4` columns."""
     out = entries.copy()
     out["split_random"] = [split_of(property_, "random", g) for g in out["group"]]
     out["ood_group"] = [ood_group(input_kind, g) for g in out["group"]]
     out["split_ood"] = [split_of(property_, "ood", g) for g in out["ood_group"]]
+    return add_fold_splits(out, property_)
+
+
+FOLDS = 5
+FOLD_VAL = 0.125  # of the four training folds, held for validation (model selection)
+
+
+def add_fold_splits(out: pd.DataFrame, property_: str) -> pd.DataFrame:
+    """`split_fold{k}`: matbench's official fold k is the test set, the other folds train, a hashed
+    1/8 of them validates. An entry the sibling task (same measurements: expt_gap and
+    expt_is_metal have different official folds) tests in fold k is `held` out: neither trained
+    on nor scored. Entries without a fold (every non-matbench task) keep their random split, so
+    that mid-training on scheme fold{k} reads the same training data elsewhere."""
+    none = pd.Series([None] * len(out), index=out.index)
+    fold = out["fold"] if "fold" in out else none
+    held = out["held_folds"] if "held_folds" in out else none
+    for k in range(FOLDS):
+        out[f"split_fold{k}"] = [
+            rnd if f is None or f != f else "test" if int(f) == k else
+            "held" if isinstance(h, str) and str(k) in h.split(",") else
+            "val" if _unit_interval(f"{property_}|fold{k}|{g}") < FOLD_VAL else "train"
+            for f, h, g, rnd in zip(fold, held, out["group"], out["split_random"])]
     return out
 
 
@@ -75,4 +98,4 @@ def assign_computed_splits(entries: pd.DataFrame, dataset: str) -> pd.DataFrame:
     out = entries.copy()
     out["split_random"] = [split_of(dataset, "random", g) for g in out["group"]]
     out["split_ood"] = out["split_random"]
-    return out
+    return add_fold_splits(out, dataset)

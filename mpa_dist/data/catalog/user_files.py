@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from mpa_dist.data.catalog.spec import DatasetSpec, Source, TaskSpec
-from mpa_dist.data.catalog.splits import split_of
+from mpa_dist.data.catalog.splits import add_fold_splits, split_of
 from mpa_dist.data.readers import structures
 from mpa_dist.data.readers.formula import composition_record, reduced_formula
 from mpa_dist.data.readers.smiles import canonical_smiles, molecule_records
@@ -57,6 +57,7 @@ def _csv_dataset(path: Path, name: str) -> DatasetSpec:
         out["group"] = groups
         out["split_random"] = [split_of(name, "random", g) for g in groups]
         out["split_ood"] = out["split_random"]
+        out = add_fold_splits(out, name)
         return out
 
     def to_records(row, options=None):
@@ -93,6 +94,7 @@ def _structure_dataset(path: Path, name: str) -> DatasetSpec:
     df["split_random"] = [split_of(name, "random", f"{g}|{hashlib.sha1(k.encode()).hexdigest()}")
                           for g, k in zip(df["group"], df["key"])]
     df["split_ood"] = [split_of(name, "ood", g) for g in df["group"]]  # whole compositions held out
+    df = add_fold_splits(df, name)
 
     def to_records(row, options=None):
         if row["error"]:
