@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -186,7 +187,10 @@ def build_dataset(cfg: LoaderConfig) -> wds.DataPipeline:
     weights = [all_weights[i] for i in keep]
     stages = [wds.RandomMix(srcs, weights, longest=cfg.mode == "epoch") if len(srcs) > 1 else srcs[0]]
     if cfg.shuffle_buffer and cfg.split == "train":
-        stages.append(wds.shuffle(cfg.shuffle_buffer, initial=min(cfg.shuffle_buffer, 100)))
+        # seeded: webdataset's default seeds the buffer from the pid and the clock, which made
+        # two runs of the same config train on different orders
+        stages.append(wds.shuffle(cfg.shuffle_buffer, initial=min(cfg.shuffle_buffer, 100),
+                                  seed=cfg.seed * 1_000_003 + _rank()))
     stages.append(lambda src: _expand(src, cfg, handler))
     stages.append(lambda src: _batches(src, cfg, handler))
     return wds.DataPipeline(*stages)
@@ -199,6 +203,10 @@ def build_loader(cfg: LoaderConfig) -> torch.utils.data.DataLoader:
     return wds.WebLoader(ds, batch_size=None, num_workers=cfg.num_workers, generator=g,
                          persistent_workers=False, worker_init_fn=_seed_numpy,
                          multiprocessing_context="fork" if cfg.num_workers else None)
+
+
+def _rank() -> int:
+    return torch.distributed.get_rank() if torch.distributed.is_initialized() else int(os.environ.get("RANK", 0))
 
 
 def _seed_numpy(worker_id: int) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import OmegaConf
 
-from mpa_dist.train import plan
+from mpa_dist.train import checkpoint, plan
 from mpa_dist.tune.config import check
 from mpa_dist.tune.scheduler import GroupedASHA
 from mpa_dist.tune.space import group_of, param_space
@@ -51,6 +51,8 @@ def prepare(base: dict) -> None:
             if init and not Path(init.format(scheme=scheme)).with_suffix(".json").exists():
                 raise FileNotFoundError(f"sweep arm {arm!r}: no exported model at {init.format(scheme=scheme)} "
                                         f"(run the phase that writes it, with data.scheme={scheme})")
+            if init:
+                checkpoint.load_exported(init.format(scheme=scheme))  # damaged or foreign: fail before any trial
 
 
 def start_ray(sw: dict):

@@ -102,3 +102,13 @@ def test_one_epoch_under_torchrun_two_ranks_two_workers(qm9_shards, tmp_path):
     seen = [k for r in (0, 1) for k in json.loads((tmp_path / f"rank{r}.json").read_text())]
     assert len(seen) == len(set(seen)) and set(seen) == _train_keys(qm9_shards)
     assert json.loads((tmp_path / "rank0.json").read_text()) and json.loads((tmp_path / "rank1.json").read_text())
+
+
+def test_the_shuffled_stream_is_reproducible_from_its_seed(qm9_shards):
+    """Same seed, same order of samples (two runs of one config train alike); another seed, another order."""
+    def first_groups(seed):
+        it = iter(build_loader(_cfg(qm9_shards, mode="stream", shuffle_buffer=200, seed=seed, num_workers=0)))
+        return [g for _ in range(3) for g in next(it).groups]
+
+    assert first_groups(3) == first_groups(3)
+    assert first_groups(3) != first_groups(4)
