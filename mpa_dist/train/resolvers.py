@@ -6,7 +6,7 @@ from omegaconf import OmegaConf
 def _all_experimental_tasks() -> dict:
     from mpa_dist.data.catalog import registry
 
-    return {t.name: {"limit": None} for t in registry.tasks() if t.kind == "experimental"}
+    return OmegaConf.create({t.name: {"limit": None} for t in registry.tasks() if t.kind == "experimental"})
 
 
 if not OmegaConf.has_resolver("all_experimental_tasks"):

@@ -108,3 +108,16 @@ def test_matbench_section_sits_beside_the_leaderboard():
     text = "\n".join(matbench(res))
     assert "expt_gap, mpa: mae 0.35" in text and "on 2 of 5 folds" in text and "Darwin: MAE 0.2865" in text
     assert matbench(res.assign(split="random")) == []
+
+
+def test_full_sweep_config_covers_every_experimental_task():
+    from hydra import compose, initialize_config_dir
+
+    from launching import ROOT
+    import mpa_dist.train.resolvers  # noqa: F401
+
+    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
+        cfg = compose("posttrain", overrides=["experiment=full", "sweep=full"])
+    sw = OmegaConf.to_container(check(OmegaConf.to_container(cfg, resolve=True)["sweep"]))
+    assert len(sw["tasks"]) == 56 and set(sw["arms"]) == {"mpa", "direct", "scratch"}
+    assert sw["schemes"] == ["random", "ood"] and len(sw["seeds"]) == 3
