@@ -33,6 +33,15 @@ def files_hash(paths) -> str:
     return h.hexdigest()[:16]
 
 
+def sha256_file(path) -> str:
+    """Full sha256 of one file, read in blocks (shards, exported weights)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 class MissingData(FileNotFoundError):
     pass
 

@@ -10,7 +10,6 @@ assembled from the sidecars at the end.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import math
 import multiprocessing as mp
@@ -25,7 +24,7 @@ from tqdm import tqdm
 
 from mpa_dist.data import stats as stats_mod
 from mpa_dist.data.catalog import registry
-from mpa_dist.data.offline import cache_dir, files_hash
+from mpa_dist.data.offline import cache_dir, files_hash, sha256_file
 from mpa_dist.data.readers.smiles import ConformerCache
 from mpa_dist.data.record import Record, RecordError
 from mpa_dist.data.validate import validate
@@ -43,14 +42,6 @@ class ShardJob:
     out: str
     conformers: int
     seed: int
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 @functools.cache
@@ -98,7 +89,7 @@ def convert_shard(job: ShardJob) -> dict:
     tmp.replace(tar)
     side = {"name": tar.name, "split": job.split, "version": code_version(), "num_input": len(job.rows),
             "num_written": written,
-            "num_rejected": len(rejects), "num_records": records, "sha256": _sha256(tar),
+            "num_rejected": len(rejects), "num_records": records, "sha256": sha256_file(tar),
             "rejects": rejects, "stats": st.to_json()}
     side_path = tar.with_suffix(".json")
     side_path.with_suffix(".json.tmp").write_text(json.dumps(side))

@@ -8,7 +8,6 @@ tasks with units and transforms).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -17,6 +16,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from mpa_dist.data.offline import sha256_file
 from mpa_dist.train import distributed as dist
 
 CKPT_DIR = "checkpoints"
@@ -71,18 +71,10 @@ def export(state: dict[str, torch.Tensor], meta: dict, path: Path) -> None:
     st, js = path.with_suffix(".safetensors"), path.with_suffix(".json")
     state = {k: v.contiguous() for k, v in state.items() if v is not None}
     save_file(state, str(st) + ".tmp", metadata={"format": "mpa_dist"})
-    meta = {**meta, "sha256": _sha256(Path(str(st) + ".tmp"))}
+    meta = {**meta, "sha256": sha256_file(Path(str(st) + ".tmp"))}
     js.with_suffix(".json.tmp").write_text(json.dumps(meta, indent=1))
     os.replace(str(st) + ".tmp", st)
     os.replace(js.with_suffix(".json.tmp"), js)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def load_exported(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
@@ -103,7 +95,7 @@ def load_exported(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     for key in ("model", "heads", "source_vocab", "sha256"):
         if key not in meta:
             raise CheckpointError(f"{js} lacks {key!r}: not an mpa_dist model export")
-    if _sha256(st) != meta["sha256"]:
+    if sha256_file(st) != meta["sha256"]:
         raise CheckpointError(f"{st} does not match the sha256 recorded in {js}: the weights were modified or "
                               f"damaged after export")
     return state, meta
