@@ -96,11 +96,10 @@ def plot_changes(table: pd.DataFrame, path: Path) -> None:
     ax.barh(labels, t["change_%"] if len(t) else [], color=colors)
     ax.axvline(0, color="k", lw=0.8)
     ax.axvline(-15, color="gray", ls="--", lw=0.8, label="published mean (-15%)")
-    ax.set_xlabel("test error change, MPA vs direct fine-tuning (%)  — negative: MPA better")
+    ax.set_xlabel("test MAE change, MPA vs direct fine-tuning (%); negative: MPA better")
     ax.invert_yaxis()
-    ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), fontsize=8, frameon=False)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
 
 
