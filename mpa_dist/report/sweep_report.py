@@ -74,8 +74,10 @@ def matbench(results: pd.DataFrame) -> list[str]:
         per_arm = g.groupby("arm")[metric]
         n = g["split"].nunique()
         for arm, v in per_arm:
+            tested = int(g.loc[g["arm"] == arm, "n_test"].sum())
             lines.append(f"- {task}, {arm}: {metric} {v.mean():.4g} ± {v.std(ddof=1) if len(v) > 1 else 0:.2g} "
-                         f"over {v.size} runs on {n} of 5 folds")
+                         f"over {v.size} runs on {n} of 5 folds ({tested} test entries in all; the leaderboard's "
+                         f"folds cover every entry only with size.expt=null)")
         for name, mae in LEADERBOARD.get(task, []):
             lines.append(f"- {task}, leaderboard {name}: MAE {mae} eV (5 folds)")
         if cls:

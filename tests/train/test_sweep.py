@@ -104,9 +104,10 @@ def test_matbench_section_sits_beside_the_leaderboard():
 
     res = pd.DataFrame({"task": ["expt_gap"] * 4, "arm": ["mpa", "mpa", "direct", "direct"],
                         "split": ["fold0", "fold1", "fold0", "fold1"], "mae": [0.30, 0.40, 0.5, 0.5],
-                        "accuracy": [float("nan")] * 4})
+                        "accuracy": [float("nan")] * 4, "n_test": [10, 11, 10, 11]})
     text = "\n".join(matbench(res))
-    assert "expt_gap, mpa: mae 0.35" in text and "on 2 of 5 folds" in text and "Darwin: MAE 0.2865" in text
+    assert "expt_gap, mpa: mae 0.35" in text and "on 2 of 5 folds (21 test entries" in text
+    assert "Darwin: MAE 0.2865" in text
     assert matbench(res.assign(split="random")) == []
 
 
