@@ -122,3 +122,24 @@ def test_full_sweep_config_covers_every_experimental_task():
     sw = OmegaConf.to_container(check(OmegaConf.to_container(cfg, resolve=True)["sweep"]))
     assert len(sw["tasks"]) == 56 and set(sw["arms"]) == {"mpa", "direct", "scratch"}
     assert sw["schemes"] == ["random", "ood"] and len(sw["seeds"]) == 3
+
+
+def test_trial_config_applies_arm_scheme_and_configuration(tmp_path):
+    from mpa_dist.tune.trial import trial_config
+
+    base = {"sweep": {"arms": {"mpa": "/r/midtrain-{scheme}/model", "scratch": None}, "cpus_per_trial": 1},
+            "finetune": {"task": None, "test": True, "results": "x", "strategy": "full"},
+            "data": {"scheme": "random", "sources": {}, "num_workers": 2}, "optim": {"lr": 1e-3},
+            "size": {"expt": 50}, "cluster": {"threads": 0}, "seed": 0, "init_from": None, "run_dir": "r",
+            "progress": True}
+    cfg = trial_config(base, {"task": "expt_gap", "arm": "mpa", "scheme": "ood", "seed": 2,
+                              "hp": {"optim.lr": 3e-4, "finetune.strategy": "llrd"}}, tmp_path)
+    assert cfg.init_from == "/r/midtrain-ood/model" and cfg.data.scheme == "ood" and cfg.seed == 2
+    assert cfg.optim.lr == 3e-4 and cfg.finetune.strategy == "llrd" and cfg.finetune.test is False
+    assert cfg.data.sources == {"expt_gap": {"limit": 50}} and "sweep" not in cfg
+    scratch = trial_config(base, {"task": "expt_gap", "arm": "scratch", "scheme": "random", "seed": 0, "hp": {}},
+                           tmp_path)
+    assert scratch.init_from is None
+    with pytest.raises(ValueError, match="optim.lrr"):
+        trial_config(base, {"task": "t", "arm": "mpa", "scheme": "random", "seed": 0, "hp": {"optim.lrr": 1}},
+                     tmp_path)
