@@ -43,6 +43,8 @@ def param_space(sw: dict) -> dict:
             "hp": tune.grid_search(draw(sw["space"], sw["num_samples"], sw["space_seed"]))}
 
 
+GROUP = ("task", "arm", "scheme", "seed")  # trials that compete for one result
+
+
 def group_of(config: dict) -> tuple:
-    """Trials that compete for one result: same task, arm, split scheme and seed."""
-    return config["task"], config["arm"], config["scheme"], config["seed"]
+    return tuple(config[k] for k in GROUP)

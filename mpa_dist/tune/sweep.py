@@ -19,7 +19,7 @@ from omegaconf import OmegaConf
 from mpa_dist.train import checkpoint, plan
 from mpa_dist.tune.config import check
 from mpa_dist.tune.scheduler import GroupedASHA
-from mpa_dist.tune.space import group_of, param_space
+from mpa_dist.tune.space import GROUP, param_space
 
 
 def _abs(path: str | None) -> str | None:
@@ -138,7 +138,7 @@ def _best_per_group(trials: pd.DataFrame) -> list[dict]:
     """The trial with the lowest validation score in each group; its best export."""
     best = []
     ok = trials[~trials["error"] & trials["trial_dir"].notna()]
-    for key, g in ok.groupby(["task", "arm", "scheme", "seed"], sort=True):
+    for _, g in ok.groupby(list(GROUP), sort=True):
         row = g.loc[g["best_score"].idxmin()].to_dict()
         d = Path(row["trial_dir"])
         row["model"] = str(d / "best" if (d / "best.json").exists() else d / "model")
@@ -155,5 +155,3 @@ def _row(b: dict, s: dict) -> dict:
     row.update({k: v for k, v in b.items() if k.startswith("hp:")})
     return row
 
-
-__all__ = ["run_sweep", "group_of"]
