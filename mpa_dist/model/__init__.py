@@ -10,6 +10,7 @@ from __future__ import annotations
 from mpa_dist.model.backbone import Backbone
 from mpa_dist.model.heads import (AttentionHead, ClassificationHead, EnergyHead, HybridHead, PooledHead)
 from mpa_dist.model.model import MPAModel
+from mpa_dist.model.precision import float32_islands
 from mpa_dist.model.normalization import TargetNorm, element_counts
 from mpa_dist.model.tensor_heads import TensorHead, VectorHead
 
@@ -61,7 +62,9 @@ def build_model(cfg, heads: list[dict]) -> MPAModel:
         raise ValueError(f"model config: unknown keys {sorted(unknown)} (known: {sorted(BACKBONE_KEYS)})")
     backbone = Backbone(**cfg)
     max_z = backbone.embedding.atom.num_embeddings - 1
-    return MPAModel(backbone, [build_head(h, backbone.irreps, max_z) for h in heads])
+    model = MPAModel(backbone, [build_head(h, backbone.irreps, max_z) for h in heads])
+    float32_islands(model)
+    return model
 
 
 def count_parameters(cfg, heads: list[dict] | None = None) -> int:

@@ -33,10 +33,11 @@ class GlobalAttention(nn.Module):
         n, c = s.shape
         H, G = self.num_heads, batch.num_graphs
         slot, n_max = dense_index(batch)
-        qkv = s.new_zeros(G, n_max, 3 * c).index_put((batch.graph, slot), self.qkv(self.norm1(s)))
+        proj = self.qkv(self.norm1(s))  # bf16 under autocast
+        qkv = proj.new_zeros(G, n_max, 3 * c).index_put((batch.graph, slot), proj)
         q, k, v = qkv.view(G, n_max, 3, H, c // H).permute(2, 0, 3, 1, 4)  # each (G, H, n_max, d)
-        bias = s.new_full((G, n_max), float("-inf")).index_put(
-            (batch.graph, slot), torch.log(batch.atom_weight.to(s.dtype)))
+        bias = proj.new_full((G, n_max), float("-inf")).index_put(
+            (batch.graph, slot), torch.log(batch.atom_weight.to(proj.dtype)))
         # written out rather than F.scaled_dot_product_attention: forces in training need a
         # double backward, which the fused CPU kernel does not implement
         att = torch.softmax(q @ k.transpose(-1, -2) / (c // H) ** 0.5 + bias[:, None, None, :], dim=-1)

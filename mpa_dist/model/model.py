@@ -58,17 +58,21 @@ class MPAModel(nn.Module):
                 eps, pos, cell = apply_strain(batch, pos, cell)
             x = self.backbone(batch, pos, cell)
             out = {}
-            for head in self.heads.values():
-                out.update(head(x, batch, pos))
-            energies = list(dict.fromkeys(self.derivative_of.values()))
-            for k, name in enumerate(energies):
-                f, s = energy_derivatives(out[name], pos, eps, cell, create_graph=self.training,
-                                          retain_graph=k < len(energies) - 1)
-                sfx = _suffix(name)
-                if f"forces{sfx}" in self.derivative_of:
-                    out[f"forces{sfx}"] = f
-                if f"stress{sfx}" in self.derivative_of:
-                    out[f"stress{sfx}"] = s
+            # Under bf16 autocast the backbone's products run in bf16; readouts (sums over atoms,
+            # attention pooling) and the force/stress derivatives stay in float32.
+            with torch.autocast(pos.device.type, enabled=False):
+                x = x.to(pos.dtype)
+                for head in self.heads.values():
+                    out.update(head(x, batch, pos))
+                energies = list(dict.fromkeys(self.derivative_of.values()))
+                for k, name in enumerate(energies):
+                    f, s = energy_derivatives(out[name], pos, eps, cell, create_graph=self.training,
+                                              retain_graph=k < len(energies) - 1)
+                    sfx = _suffix(name)
+                    if f"forces{sfx}" in self.derivative_of:
+                        out[f"forces{sfx}"] = f
+                    if f"stress{sfx}" in self.derivative_of:
+                        out[f"stress{sfx}"] = s
         return out
 
     def norm_of(self, output: str):

@@ -57,13 +57,13 @@ class Trainer:
                                        model_cfg.get("num_sources", 64))
         self.tasks = {**plan.task_specs(self.dft), **plan.task_specs(self.srcs)}
         self.heads = self._heads()
-        if cfg.precision == "bf16" and model_cfg.get("accelerate", "e3nn") == "e3nn":
-            raise ValueError("precision=bf16 is not supported with accelerate=e3nn: e3nn's generated tensor-product "
-                             "code keeps float32 constants and fails on bfloat16 inputs; use precision=fp32")
         if cfg.deepspeed.zero_stage == 3 and any(h.get("forces") or h.get("stress") for h in self.heads):
-            raise ValueError("ZeRO-3 releases partitioned weights between submodule calls, and training on forces "
-                             "or stress backpropagates through autograd's gradient a second time, which needs them "
-                             "(an open DeepSpeed issue): use deepspeed=zero2 for sources with forces or stress")
+            raise ValueError("ZeRO-3 releases each weight after its module has run, and training on forces or "
+                             "stress backpropagates through autograd's gradient a second time, outside any module, "
+                             "where the released weights are empty (DeepSpeed does not support a second backward "
+                             "through a graph under ZeRO-3: deepspeedai/DeepSpeed PR #8135, open). That second "
+                             "backward keeps every weight alive for the whole step anyway, so ZeRO-3 would save "
+                             "nothing over ZeRO-2 here: use deepspeed=zero2 for sources with forces or stress")
         model = build_model(model_cfg, self.heads)
         self.loaded = _load_matching(model, init_state)
         if cfg.phase == "posttrain" and cfg.finetune.head == "carry":
@@ -82,7 +82,7 @@ class Trainer:
         import deepspeed
 
         self.engine, self.optimizer, _, _ = deepspeed.initialize(model=model, optimizer=opt, config=self._ds_config())
-        self.dtype = torch.bfloat16 if cfg.precision == "bf16" else torch.float32
+        self.dtype = torch.float32  # inputs, labels and evaluation stay float32 (bf16 is autocast)
         self.ema = _ema(self.engine, cfg.ema_decay)
         self.step, self.bad_in_row, self.bad_total, self.best, self.since_best = 0, 0, 0, math.inf, 0
         client = checkpoint.resume(self.engine, self.run_dir)
@@ -106,7 +106,12 @@ class Trainer:
         ds = {"train_micro_batch_size_per_gpu": 1, "gradient_accumulation_steps": c.optim.grad_accum,
               "gradient_clipping": c.optim.grad_clip, "steps_per_print": 10**9, "wall_clock_breakdown": False,
               "zero_optimization": {"stage": c.deepspeed.zero_stage},
-              "bf16": {"enabled": c.precision == "bf16"}, "zero_allow_untested_optimizer": True}
+              "zero_allow_untested_optimizer": True}
+        if c.precision == "bf16":
+            # bf16 autocast over fp32 weights (DeepSpeed's torch_autocast): e3nn's generated code keeps
+            # float32 constants, so weights cast to bf16 ("bf16": enabled) would not run; autocast
+            # casts per op, and the model keeps its readouts and derivatives in float32.
+            ds["torch_autocast"] = {"enabled": True, "dtype": "bfloat16"}
         if c.deepspeed.offload_optimizer:
             ds["zero_optimization"]["offload_optimizer"] = {"device": "cpu"}
         ds.update(OmegaConf.to_container(c.deepspeed.extra))
