@@ -60,7 +60,14 @@ def start_ray(sw: dict):
 
     os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")
     if sw["address"]:
-        ray.init(address=sw["address"], log_to_driver=False)
+        try:
+            ray.init(address=sw["address"], log_to_driver=False)
+        except ConnectionError as e:
+            mode = os.environ.get("RAY_AUTH_MODE", "unset")
+            raise ConnectionError(f"sweep.address={sw['address']}: could not join that Ray cluster ({e}). A cluster "
+                                  f"started with `ray start` uses token authentication by default; join it with "
+                                  f"RAY_AUTH_MODE=token and its token in ~/.ray/auth_token or RAY_AUTH_TOKEN "
+                                  f"(RAY_AUTH_MODE is {mode} here)") from e
     else:
         ray.init(num_cpus=sw["num_cpus"], include_dashboard=sw["dashboard"], dashboard_host=sw["dashboard_host"],
                  log_to_driver=False, configure_logging=False)
@@ -100,7 +107,7 @@ def run_sweep(cfg) -> dict:
         t0 = time.time()
         grid = tuner.fit()
         wall = time.time() - t0
-        resources = ray.cluster_resources()
+        resources, address = ray.cluster_resources(), ray.get_runtime_context().gcs_address
         slots = int(resources.get("CPU", 1) // sw["cpus_per_trial"])
         if sw["gpus_per_trial"]:
             slots = min(slots, int(resources.get("GPU", 0) // sw["gpus_per_trial"]))
@@ -112,7 +119,8 @@ def run_sweep(cfg) -> dict:
         ray.shutdown()
     busy = float(trials["seconds"].sum())
     info = {"wall_s": wall, "slots": slots, "trial_seconds": busy, "utilisation": busy / (wall * slots),
-            "trials": len(trials), "failed": int(trials["error"].sum()), "groups": len(best)}
+            "trials": len(trials), "failed": int(trials["error"].sum()), "groups": len(best),
+            "ray_address": address if sw["address"] else "local"}
     rows = [_row(b, s) for b, s in zip(best, scored)]
     report = write_report(out, rows, [s | b for b, s in zip(best, scored)], trials, info, base)
     print(report, flush=True)

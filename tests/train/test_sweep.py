@@ -2,6 +2,12 @@
 ASHA within groups, best on validation, test scored once, and the report."""
 
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -10,7 +16,7 @@ import pytest
 from omegaconf import OmegaConf
 from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 
-from launching import launch, smoke
+from launching import clean_env, launch, smoke
 from mpa_dist.tune.config import check
 from mpa_dist.tune.scheduler import GroupedASHA
 from mpa_dist.tune.space import draw, param_space
@@ -67,36 +73,67 @@ def test_asha_compares_trials_only_within_their_group():
     assert len(grouped.groups) == 2
 
 
+@pytest.fixture
+def ray_cluster():
+    """A Ray cluster started as users start one (`ray start --head`, here in the foreground with
+    --block so that stopping it touches no other Ray on the machine), for `sweep.address`.
+    Local Ray (no address) is what the scaling test's sweep uses."""
+    ray = str(Path(sys.executable).parent / "ray")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # `ray start` turns token authentication on (token in ~/.ray/auth_token); clients say RAY_AUTH_MODE=token
+    address, env = f"127.0.0.1:{port}", clean_env(RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO="0", RAY_AUTH_MODE="token")
+    head = subprocess.Popen([ray, "start", "--head", "--block", f"--port={port}", "--node-ip-address=127.0.0.1",
+                             "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while subprocess.run([ray, "status", f"--address={address}"], env=env, capture_output=True).returncode:
+            assert head.poll() is None and time.time() < deadline, "the Ray head did not come up"
+            time.sleep(2)
+        yield address, env
+    finally:
+        os.killpg(head.pid, signal.SIGTERM)
+        head.wait(timeout=120)
+
+
 @pytest.mark.slow
 @pytest.mark.multiprocess
-def test_smoke_sweep_writes_the_report(midtrained, tmp_path):
-    tmp = midtrained
+def test_smoke_sweep_on_a_running_ray_cluster_writes_the_report(midtrained, ray_cluster, tmp_path):
+    tmp, (address, env) = midtrained, ray_cluster
     out = tmp_path / "sweep"
     launch("posttrain.py", *smoke(tmp_path, "posttrain", "sweep=smoke", f"sweep.out={out}",
                                   f"sweep.arms.mpa={tmp / 'midtrain' / 'model'}",
-                                  f"sweep.arms.direct={tmp / 'pretrain' / 'model'}", "sweep.num_samples=2"),
-           timeout=300)
+                                  f"sweep.arms.direct={tmp / 'pretrain' / 'model'}", "+sweep.arms.scratch=null",
+                                  "sweep.num_samples=2", f"sweep.address={address}"), timeout=300, env=env)
     res = pd.read_csv(out / "results.csv")
-    assert sorted(zip(res["task"], res["arm"])) == [("boiling_point", "direct"), ("boiling_point", "mpa"),
-                                                    ("expt_gap", "direct"), ("expt_gap", "mpa")]
+    assert sorted(zip(res["task"], res["arm"])) == [(t, a) for t in ("boiling_point", "expt_gap")
+                                                    for a in ("direct", "mpa", "scratch")]
     assert {"task", "arm", "split", "seed", "mae", "accuracy", "unit"} <= set(res.columns)
     assert (res["mae"] > 0).all() and (res["n_test"] > 0).all()
     trials = pd.read_csv(out / "trials.csv")
-    assert len(trials) == 8  # 2 tasks x 2 arms x 2 configurations
+    assert len(trials) == 12  # 2 tasks x 3 arms x 2 configurations
     for (task, arm), g in trials.groupby(["task", "arm"]):  # the reported trial is the best on validation
         chosen = res[(res["task"] == task) & (res["arm"] == arm)].iloc[0]
         assert chosen["val_score"] == pytest.approx(g["best_score"].min())
         assert sorted(g["hp:optim.lr"]) == sorted(trials[trials["arm"] == "mpa"].groupby("task")
                                                   .get_group(task)["hp:optim.lr"])
     for d in map(Path, trials["trial_dir"]):  # no trial evaluated the test split
-        assert OmegaConf.load(d / "config.yaml").finetune.test is False
+        cfg = OmegaConf.load(d / "config.yaml")
+        assert cfg.finetune.test is False
         if (d / "result.json").exists():  # trials stopped early by ASHA have none
             assert "test" not in json.loads((d / "result.json").read_text())
+    scratch = [OmegaConf.load(d / "config.yaml").init_from for d, a in zip(map(Path, trials["trial_dir"]),
+                                                                            trials["arm"]) if a == "scratch"]
+    assert len(scratch) == 4 and all(i is None for i in scratch)  # from scratch: no checkpoint at all
     report = (out / "report.md").read_text()
     assert "| boiling_point" in report and "MPA vs direct" in report and "wall x slots" in report
     assert (out / "change.png").stat().st_size > 5000 and (out / "parity.png").stat().st_size > 5000
     info = json.loads((out / "sweep.json").read_text())
-    assert info["trials"] == 8 and 0 < info["utilisation"] <= 1.0
+    assert info["trials"] == 12 and 0 < info["utilisation"] <= 1.0
+    # the trials ran on the cluster started above (which names itself by its node address), not a local one
+    assert info["ray_address"].endswith(f":{address.split(':')[1]}")
 
 
 def test_matbench_section_sits_beside_the_leaderboard():
