@@ -69,8 +69,9 @@ def start_ray(sw: dict):
                                   f"RAY_AUTH_MODE=token and its token in ~/.ray/auth_token or RAY_AUTH_TOKEN "
                                   f"(RAY_AUTH_MODE is {mode} here)") from e
     else:
-        ray.init(num_cpus=sw["num_cpus"], include_dashboard=sw["dashboard"], dashboard_host=sw["dashboard_host"],
-                 log_to_driver=False, configure_logging=False)
+        # address="local": a Ray of its own, never the last cluster `ray start` left on this machine
+        ray.init(address="local", num_cpus=sw["num_cpus"], include_dashboard=sw["dashboard"],
+                 dashboard_host=sw["dashboard_host"], log_to_driver=False, configure_logging=False)
         if sw["dashboard"]:
             print(f"Ray dashboard: http://{sw['dashboard_host']}:8265 (token: ~/.ray/auth_token, or run with "
                   f"RAY_AUTH_MODE=disabled on a machine only you use)", flush=True)

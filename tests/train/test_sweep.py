@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -96,6 +97,10 @@ def ray_cluster():
     finally:
         os.killpg(head.pid, signal.SIGTERM)
         head.wait(timeout=120)
+        # `ray start` records its cluster for `ray.init(address="auto")`; a stopped one must not stay there
+        current = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
+        if current.exists() and current.read_text().strip().endswith(f":{port}"):
+            current.unlink()
 
 
 @pytest.mark.slow
