@@ -148,7 +148,11 @@ def test_matbench_section_sits_beside_the_leaderboard():
                         "split": ["fold0", "fold1", "fold0", "fold1"], "mae": [0.30, 0.40, 0.5, 0.5],
                         "accuracy": [float("nan")] * 4, "n_test": [10, 11, 10, 11]})
     text = "\n".join(matbench(res))
-    assert "expt_gap, mpa: mae 0.35" in text and "on 2 of 5 folds (21 test entries" in text
+    assert "expt_gap, mpa: mae 0.35" in text and "on 2 of 5 folds (21 of 4604 entries tested" in text
+    full = pd.DataFrame({"task": ["expt_gap"] * 5, "arm": ["mpa"] * 5, "split": [f"fold{k}" for k in range(5)],
+                         "seed": [0] * 5, "mae": [0.3] * 5, "accuracy": [float("nan")] * 5,
+                         "n_test": [921, 921, 921, 921, 920]})
+    assert "all 4604 entries tested once, as on the leaderboard" in "\n".join(matbench(full))
     assert "Darwin: MAE 0.2865" in text
     assert matbench(res.assign(split="random")) == []
 
