@@ -11,7 +11,6 @@ Mixing weights are explicit, or follow temperature sampling p_i ~ n_i^(1/T).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import random
@@ -22,6 +21,7 @@ import numpy as np
 import torch
 import webdataset as wds
 
+from mpa_dist.data import location
 from mpa_dist.data.batch import add_edges, collate
 from mpa_dist.data.shards import SAMPLE_EXT, decode_sample
 
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class SourceConfig:
-    path: str  # shard folder with manifest.json
+    path: str  # shard folder with manifest.json: a path, or a URL (mpa_dist.data.location)
     weight: float | None = None  # explicit mixing weight; None: temperature sampling
 
 
@@ -73,15 +73,15 @@ class ErrorPolicy:
 
 
 def manifest(path: str | Path) -> dict:
-    p = Path(path) / "manifest.json"
-    if not p.exists():
+    p = location.join(path, "manifest.json")
+    if not location.is_remote(p) and not Path(p).exists():
         raise FileNotFoundError(f"{p} not found: write shards first (launch/make_shards.py)")
-    return json.loads(p.read_text())
+    return location.read_json(p)
 
 
 def shard_urls(path: str | Path, split: str) -> list[str]:
     m = manifest(path)
-    return [str(Path(path) / s["name"]) for s in m["shards"] if s["split"] == split]
+    return [location.join(path, s["name"]) for s in m["shards"] if s["split"] == split]
 
 
 def mixing_weights(cfg: LoaderConfig) -> list[float]:
@@ -113,9 +113,9 @@ def _source(urls: list[str], cfg: LoaderConfig, handler: ErrorPolicy) -> wds.Dat
 
 def _expected_counts(urls: list[str]) -> dict[str, int]:
     out = {}
-    for folder in {str(Path(u).parent) for u in urls}:
+    for folder in {location.parent(u) for u in urls}:
         for s in manifest(folder)["shards"]:
-            out[str(Path(folder) / s["name"])] = s["num_samples"]
+            out[location.join(folder, s["name"])] = s["num_samples"]
     return out
 
 

@@ -22,6 +22,7 @@ import msgpack
 import webdataset as wds
 from tqdm import tqdm
 
+from mpa_dist.data import location
 from mpa_dist.data import stats as stats_mod
 from mpa_dist.data.catalog import registry
 from mpa_dist.data.offline import cache_dir, files_hash, sha256_file
@@ -122,6 +123,9 @@ def make_shards(dataset: str, out: str | Path, limit: int | None = None, scheme:
                 maxcount: int = 2000, min_shards: int = 4, workers: int = 2, conformers: int = 1,
                 seed: int = 0, progress: bool = True) -> dict:
     """Writes shards + manifest.json + rejects.jsonl + splits.json; returns the manifest."""
+    if location.is_remote(out):
+        raise ValueError(f"make_shards out={out}: shards are written to a folder, then uploaded as they are "
+                         f"(e.g. `aws s3 sync <folder> {out}`); training reads them from the URL")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()

@@ -7,7 +7,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from mpa_dist.data.loader import LoaderConfig, SourceConfig
+from mpa_dist.data import location
+from mpa_dist.data.loader import LoaderConfig, SourceConfig, manifest
 from mpa_dist.data.shards import code_version, make_shards
 from mpa_dist.train import distributed as dist
 
@@ -17,20 +18,27 @@ FORCE_LABEL, STRESS_LABEL = "forces", "stress"
 @dataclass
 class Source:
     dataset: str
-    path: Path
+    path: str  # a folder, or a URL (mpa_dist.data.location)
     weight: float | None
     manifest: dict
 
 
-def shard_dir(root: str, dataset: str, scheme: str, limit: int | None, conformers: int) -> Path:
+def shard_dir(root: str, dataset: str, scheme: str, limit: int | None, conformers: int) -> str:
     name = Path(dataset).stem if Path(dataset).is_file() else dataset
-    return Path(root) / f"{name}-{scheme}" / (f"n{limit}" if limit else "all") / f"k{conformers}"
+    return location.join(root, f"{name}-{scheme}", f"n{limit}" if limit else "all", f"k{conformers}")
 
 
-def ensure_shards(data_cfg, dataset: str, limit: int | None) -> Path:
-    """Shards of one dataset under data.shards_root, written by rank 0 if missing."""
+def ensure_shards(data_cfg, dataset: str, limit: int | None) -> str:
+    """Shards of one dataset under data.shards_root: written by rank 0 if missing from a folder,
+    read as they are from a URL (an object store is uploaded to, never written by a run)."""
     path = shard_dir(data_cfg.shards_root, dataset, data_cfg.scheme, limit, data_cfg.conformers)
-    m = path / "manifest.json"
+    if location.is_remote(path):
+        version = manifest(path).get("version")
+        if version != code_version():
+            raise ValueError(f"{path}: shards written by data code {version}, this checkout's is {code_version()}: "
+                             f"write them again with launch/make_shards.py and upload the folder")
+        return path
+    m = Path(path) / "manifest.json"
     stale = m.exists() and json.loads(m.read_text()).get("version") != code_version()
     if dist.is_main() and (stale or not m.exists()):  # make_shards reuses the shards still valid
         make_shards(dataset, path, limit=limit, scheme=data_cfg.scheme, workers=data_cfg.shard_workers,
@@ -43,7 +51,7 @@ def sources(data_cfg) -> list[Source]:
     out = []
     for dataset, s in data_cfg.sources.items():
         path = ensure_shards(data_cfg, dataset, s.limit)
-        out.append(Source(dataset, path, s.weight, json.loads((path / "manifest.json").read_text())))
+        out.append(Source(dataset, path, s.weight, manifest(path)))
     return out
 
 
@@ -82,7 +90,7 @@ def extend_vocab(vocab: dict[str, int], srcs: list[Source], capacity: int) -> di
 def loader_config(data_cfg, srcs: list[Source], split: str, mode: str, vocab: dict[str, int], cutoff: float,
                   seed: int, workers: int | None = None, max_z: int | None = None) -> LoaderConfig:
     return LoaderConfig(
-        sources=[SourceConfig(str(s.path), s.weight) for s in srcs], split=split, mode=mode, cutoff=cutoff,
+        sources=[SourceConfig(s.path, s.weight) for s in srcs], split=split, mode=mode, cutoff=cutoff,
         max_atoms=data_cfg.max_atoms, max_edges=data_cfg.max_edges, max_graphs=data_cfg.max_graphs,
         temperature=data_cfg.temperature, shuffle_buffer=data_cfg.shuffle_buffer if split == "train" else 0,
         conformers=data_cfg.conformer_sampling if split == "train" else "all",

@@ -49,6 +49,6 @@ def run_scaling(cfg) -> Path:
     arms_override = "{" + ",".join(f"{k}:'{v}'" for k, v in arms.items()) + "}"
     sweep_out = out / "sweep"
     _launch("posttrain.py", *common, f"sweep={cfg.sweep_config}", "~sweep.arms", f"+sweep.arms={arms_override}",
-            f"sweep.out={sweep_out}", f"run_dir={out / 'posttrain'}")
+            f"sweep.out={sweep_out}", f"run_dir={out / 'posttrain'}", *cfg.sweep_overrides)
     amounts = {arm_name(a): a for a in cfg.amounts}
     return write_scaling(out, sweep_out / "results.csv", amounts, OmegaConf.to_container(cfg))

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import OmegaConf
 
+from mpa_dist.data import location
 from mpa_dist.train import checkpoint, plan
 from mpa_dist.tune.config import check
 from mpa_dist.tune.scheduler import GroupedASHA
@@ -34,7 +35,8 @@ def base_config(cfg) -> dict:
     sw["out"] = _abs(sw["out"])
     sw["arms"] = {a: _abs(p) for a, p in sw["arms"].items()}
     base["sweep"] = sw
-    base["data"]["shards_root"] = _abs(base["data"]["shards_root"])
+    if not location.is_remote(base["data"]["shards_root"]):
+        base["data"]["shards_root"] = _abs(base["data"]["shards_root"])
     return base
 
 
