@@ -37,7 +37,7 @@ setup: $(VENV)/.installed
 data: $(CACHE)/.data
 
 test: data
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=25
 
 test-fast: data
 	$(PY) -m pytest -q -m "not slow and not multiprocess"
