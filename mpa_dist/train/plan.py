@@ -33,9 +33,9 @@ def ensure_shards(data_cfg, dataset: str, limit: int | None) -> str:
     read as they are from a URL (an object store is uploaded to, never written by a run)."""
     path = shard_dir(data_cfg.shards_root, dataset, data_cfg.scheme, limit, data_cfg.conformers)
     if location.is_remote(path):
-        version = manifest(path).get("version")
-        if version != code_version():
-            raise ValueError(f"{path}: shards written by data code {version}, this checkout's is {code_version()}: "
+        version, current = manifest(path).get("version"), code_version()  # code_version hashes the data code
+        if version != current:
+            raise ValueError(f"{path}: shards written by data code {version}, this checkout's is {current}: "
                              f"write them again with launch/make_shards.py and upload the folder")
         return path
     m = Path(path) / "manifest.json"
