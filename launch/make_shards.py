@@ -12,8 +12,9 @@ from mpa_dist.data.shards import make_shards
 def main(cfg: DictConfig) -> None:
     m = make_shards(cfg.dataset, cfg.out, limit=cfg.limit, scheme=cfg.scheme, maxcount=cfg.maxcount,
                     min_shards=cfg.min_shards, workers=cfg.workers, conformers=cfg.conformers, seed=cfg.seed,
-                    progress=cfg.progress)
-    summary = {k: m[k] for k in ("dataset", "num_input", "num_written", "num_rejected", "num_records", "seconds")}
+                    progress=cfg.progress, privileged=cfg.privileged)
+    summary = {k: m[k] for k in ("dataset", "num_input", "num_written", "num_rejected", "num_excluded", "num_held_out",
+                                  "num_records", "seconds")}
     summary["shards"] = len(m["shards"])
     summary["out"] = str(cfg.out)
     print(json.dumps(summary))

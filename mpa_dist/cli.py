@@ -23,6 +23,10 @@ def _launch(name: str) -> None:
     runpy.run_path(str(script), run_name="__main__")
 
 
+def audit() -> None:
+    _launch("audit")
+
+
 def catalog() -> None:
     _launch("catalog")
 

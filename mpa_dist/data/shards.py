@@ -22,9 +22,10 @@ import msgpack
 import webdataset as wds
 from tqdm import tqdm
 
-from mpa_dist.data import location
+from mpa_dist.data import exposure, location
 from mpa_dist.data import stats as stats_mod
 from mpa_dist.data.catalog import registry
+from mpa_dist.data.catalog.splits import sample
 from mpa_dist.data.offline import cache_dir, files_hash, sha256_file
 from mpa_dist.data.readers.smiles import ConformerCache
 from mpa_dist.data.record import Record, RecordError
@@ -71,7 +72,7 @@ def convert_shard(job: ShardJob) -> dict:
     name = f"{job.split}-{job.index:05d}"
     tar, tmp = Path(job.out) / f"{name}.tar", Path(job.out) / f"{name}.tar.tmp"
     st = stats_mod.LabelStats()
-    written, records, rejects = 0, 0, []
+    written, records, rejects, samples = 0, 0, [], []
     with wds.TarWriter(str(tmp), mtime=0) as sink:  # fixed mtime: identical input, identical bytes
         for row in job.rows:
             try:
@@ -83,6 +84,7 @@ def convert_shard(job: ShardJob) -> dict:
                 rejects.append({"key": row["key"], "reason": f"{type(e).__name__}: {e}"})
                 continue
             sink.write({"__key__": tar_key(row["key"]), SAMPLE_EXT: encode_sample(recs)})
+            samples.append([row["key"], row["compound"], row["compound_kind"], row["compound_formula"]])
             for r in recs:
                 st.add(r)
             written += 1
@@ -91,7 +93,8 @@ def convert_shard(job: ShardJob) -> dict:
     side = {"name": tar.name, "split": job.split, "version": code_version(), "num_input": len(job.rows),
             "num_written": written,
             "num_rejected": len(rejects), "num_records": records, "sha256": sha256_file(tar),
-            "rejects": rejects, "stats": st.to_json()}
+            "rejects": rejects, "stats": st.to_json(),
+            "samples": samples}  # [key, compound, compound kind, formula] of every written sample: the audit's input
     side_path = tar.with_suffix(".json")
     side_path.with_suffix(".json.tmp").write_text(json.dumps(side))
     side_path.with_suffix(".json.tmp").replace(side_path)
@@ -99,8 +102,16 @@ def convert_shard(job: ShardJob) -> dict:
 
 
 def plan(dataset: str, out: Path, limit: int | None, scheme: str, maxcount: int, min_shards: int,
-         conformers: int, seed: int) -> list[ShardJob]:
-    entries = registry.get(dataset).entries(limit)
+         conformers: int, seed: int, privileged: bool = False,
+         eval_schemes: tuple[str, ...] = exposure.DEFAULT_SCHEMES) -> tuple[list[ShardJob], list[dict]]:
+    """The shard jobs, and the first-principles entries excluded as evaluation compounds (before the
+    `limit` sample is drawn, so a limit is met when the data allows)."""
+    ds = registry.get(dataset)
+    entries = exposure.with_identity(ds, ds.entries())
+    excluded = []
+    if ds.kind == "computed" and not privileged:
+        entries, excluded = exposure.split_exposed(ds, entries, exposure.catalogue_evaluation_set(tuple(eval_schemes)))
+    entries = sample(entries, limit, by="compound")
     col = f"split_{scheme}"
     if col not in entries:
         raise KeyError(f"dataset {dataset!r} has no split scheme {scheme!r}")
@@ -116,12 +127,13 @@ def plan(dataset: str, out: Path, limit: int | None, scheme: str, maxcount: int,
         for i in range(n):
             chunk = rows[i * len(rows) // n:(i + 1) * len(rows) // n]
             jobs.append(ShardJob(dataset, split, i, chunk, str(out), conformers, seed))
-    return jobs
+    return jobs, excluded
 
 
 def make_shards(dataset: str, out: str | Path, limit: int | None = None, scheme: str = "random",
                 maxcount: int = 2000, min_shards: int = 4, workers: int = 2, conformers: int = 1,
-                seed: int = 0, progress: bool = True) -> dict:
+                seed: int = 0, progress: bool = True, privileged: bool = False,
+                eval_schemes: tuple[str, ...] = exposure.DEFAULT_SCHEMES) -> dict:
     """Writes shards + manifest.json + rejects.jsonl + splits.json; returns the manifest."""
     if location.is_remote(out):
         raise ValueError(f"make_shards out={out}: shards are written to a folder, then uploaded as they are "
@@ -129,7 +141,8 @@ def make_shards(dataset: str, out: str | Path, limit: int | None = None, scheme:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    jobs = plan(dataset, out, limit, scheme, maxcount, min_shards, conformers, seed)
+    jobs, excluded = plan(dataset, out, limit, scheme, maxcount, min_shards, conformers, seed, privileged,
+                          tuple(eval_schemes))
     held = [r["key"] for j in jobs if j.split == "held" for r in j.rows]
     jobs = [j for j in jobs if j.split != "held"]
     done, todo = [], []
@@ -153,13 +166,16 @@ def make_shards(dataset: str, out: str | Path, limit: int | None = None, scheme:
             done.append(convert_shard(j))
             bar.update(len(j.rows))
     bar.close()
-    manifest = _manifest(dataset, out, jobs, done, scheme, conformers, seed, time.perf_counter() - t0, held)
+    manifest = _manifest(dataset, out, jobs, done, scheme, conformers, seed, time.perf_counter() - t0, held,
+                         excluded, privileged, list(eval_schemes))
     return manifest
 
 
-def _manifest(dataset, out: Path, jobs, sides, scheme, conformers, seed, seconds, held: list[str]) -> dict:
-    """held: entries this scheme keeps out of every split (neither trained on nor scored), each
-    written to rejects.jsonl with the reason, so every entry is accounted for."""
+def _manifest(dataset, out: Path, jobs, sides, scheme, conformers, seed, seconds, held: list[str],
+              excluded: list[dict], privileged: bool, eval_schemes: list[str]) -> dict:
+    """held: entries this scheme keeps out of every split (neither trained on nor scored); excluded:
+    first-principles entries of evaluation compounds. Each is written to rejects.jsonl with the
+    reason, so every entry is accounted for."""
     sides = sorted(sides, key=lambda s: s["name"])
     ds = registry.get(dataset)
     with open(out / "rejects.jsonl", "w") as f:
@@ -167,8 +183,10 @@ def _manifest(dataset, out: Path, jobs, sides, scheme, conformers, seed, seconds
             for r in s["rejects"]:
                 f.write(json.dumps({"shard": s["name"], **r}) + "\n")
         for key in held:
-            f.write(json.dumps({"shard": None, "key": key, "reason": f"held out under scheme {scheme}: a task "
-                                "with the same measurements tests this entry in this fold"}) + "\n")
+            f.write(json.dumps({"shard": None, "key": key, "reason": f"held out under scheme {scheme}: a matbench "
+                                "task tests this compound in this fold"}) + "\n")
+        for r in excluded:
+            f.write(json.dumps({"shard": None, **r}) + "\n")
     splits = {}
     for split in SPLITS:
         ss = [s for s in sides if s["split"] == split]
@@ -185,7 +203,8 @@ def _manifest(dataset, out: Path, jobs, sides, scheme, conformers, seed, seconds
         "split_scheme": scheme, "conformers": conformers, "seed": seed, "version": code_version(),
         "num_input": sum(s["num_input"] for s in sides), "num_written": sum(s["num_written"] for s in sides),
         "num_rejected": sum(s["num_rejected"] for s in sides), "num_records": sum(s["num_records"] for s in sides),
-        "num_held_out": len(held),
+        "num_held_out": len(held), "num_excluded": len(excluded), "privileged": privileged,
+        "eval_schemes": eval_schemes if ds.kind == "computed" else None,
         "shards": [{"name": s["name"], "split": s["split"], "num_samples": s["num_written"],
                     "num_records": s["num_records"], "sha256": s["sha256"]} for s in sides],
         "splits": splits, "seconds": round(seconds, 2),

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mpa_dist.data import location
+from mpa_dist.data.catalog import registry
+from mpa_dist.data.exposure import DEFAULT_SCHEMES
 from mpa_dist.data.loader import LoaderConfig, SourceConfig, manifest
 from mpa_dist.data.shards import code_version, make_shards
 from mpa_dist.train import distributed as dist
@@ -23,15 +25,22 @@ class Source:
     manifest: dict
 
 
-def shard_dir(root: str, dataset: str, scheme: str, limit: int | None, conformers: int) -> str:
+def shard_dir(root: str, dataset: str, scheme: str, limit: int | None, conformers: int,
+              privileged: bool = False, eval_schemes=DEFAULT_SCHEMES) -> str:
+    """First-principles shards exclude the evaluation compounds of `eval_schemes` (or, privileged,
+    none): the folder name says which when it is not the default."""
     name = Path(dataset).stem if Path(dataset).is_file() else dataset
-    return location.join(root, f"{name}-{scheme}", f"n{limit}" if limit else "all", f"k{conformers}")
+    tag = "-privileged" if privileged else "" if tuple(eval_schemes) == DEFAULT_SCHEMES else \
+        "-eval-" + "+".join(eval_schemes)
+    return location.join(root, f"{name}-{scheme}{tag}", f"n{limit}" if limit else "all", f"k{conformers}")
 
 
 def ensure_shards(data_cfg, dataset: str, limit: int | None) -> str:
     """Shards of one dataset under data.shards_root: written by rank 0 if missing from a folder,
     read as they are from a URL (an object store is uploaded to, never written by a run)."""
-    path = shard_dir(data_cfg.shards_root, dataset, data_cfg.scheme, limit, data_cfg.conformers)
+    computed = registry.get(dataset).kind == "computed"
+    path = shard_dir(data_cfg.shards_root, dataset, data_cfg.scheme, limit, data_cfg.conformers,
+                     computed and data_cfg.privileged, tuple(data_cfg.eval_schemes) if computed else DEFAULT_SCHEMES)
     if location.is_remote(path):
         version, current = manifest(path).get("version"), code_version()  # code_version hashes the data code
         if version != current:
@@ -42,7 +51,8 @@ def ensure_shards(data_cfg, dataset: str, limit: int | None) -> str:
     stale = m.exists() and json.loads(m.read_text()).get("version") != code_version()
     if dist.is_main() and (stale or not m.exists()):  # make_shards reuses the shards still valid
         make_shards(dataset, path, limit=limit, scheme=data_cfg.scheme, workers=data_cfg.shard_workers,
-                    conformers=data_cfg.conformers, min_shards=data_cfg.min_shards, progress=True)
+                    conformers=data_cfg.conformers, min_shards=data_cfg.min_shards, progress=True,
+                    privileged=data_cfg.privileged, eval_schemes=tuple(data_cfg.eval_schemes))
     dist.barrier()
     return path
 

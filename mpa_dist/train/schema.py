@@ -39,6 +39,12 @@ class DataSchema:
     num_workers: int = 2
     on_error: str = "skip"
     norm_samples: int = 20000  # training samples read to fit target normalisation
+    # true: keep first-principles entries of evaluation compounds (privileged information; for a
+    # study of that effect only, and every report built on it says so in its first line)
+    privileged: bool = False
+    # the split schemes whose evaluation compounds first-principles data leaves out: every scheme
+    # this checkpoint (and the ones trained from it) will be evaluated on
+    eval_schemes: list = field(default_factory=lambda: ["random", "ood"])
 
 
 @dataclass
@@ -130,4 +136,11 @@ def validate(cfg: DictConfig) -> DictConfig:
                          ("optim.schedule", ("cosine", "constant"))):
         if OmegaConf.select(merged, key) not in allowed:
             raise ValueError(f"{key} must be one of {allowed}, not {OmegaConf.select(merged, key)!r}")
+    bad = [s for s in merged.data.eval_schemes if s not in SCHEMES]
+    if bad:
+        raise ValueError(f"data.eval_schemes: {bad} not among {SCHEMES}")
+    if merged.data.scheme not in merged.data.eval_schemes and not merged.data.privileged:
+        raise ValueError(f"data.scheme={merged.data.scheme} is not in data.eval_schemes={list(merged.data.eval_schemes)}: "
+                         f"first-principles data would keep that scheme's evaluation compounds; add it, e.g. "
+                         f"data.eval_schemes=[{', '.join([*merged.data.eval_schemes, merged.data.scheme])}]")
     return merged

@@ -21,7 +21,7 @@ from omegaconf import OmegaConf
 
 from mpa_dist.data.loader import build_loader
 from mpa_dist.model import build_model
-from mpa_dist.train import checkpoint, distributed as dist, finetune, plan, schedule
+from mpa_dist.train import checkpoint, distributed as dist, finetune, lineage, plan, resolvers, schedule
 from mpa_dist.train.evaluate import evaluate
 from mpa_dist.train.logger import RunLogger
 from mpa_dist.train.losses import output_losses
@@ -42,15 +42,16 @@ class Trainer:
         torch.set_num_threads(cfg.cluster.threads or max(1, (os.cpu_count() or 1) // _local_world()))
         _seed(cfg.seed + dist.rank())
         self.run_dir = Path(cfg.run_dir)
+        init_state, init_meta = checkpoint.load_exported(cfg.init_from) if cfg.init_from else ({}, {})
+        self.parent = lineage.parent_of(cfg, init_meta)
+        lineage.check_resumable(self.run_dir, cfg, self.parent)  # a folder of another config is refused
         if dist.is_main():
             self.run_dir.mkdir(parents=True, exist_ok=True)
             (self.run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
-        init_state, init_meta = checkpoint.load_exported(cfg.init_from) if cfg.init_from else ({}, {})
+            lineage.write_parent(self.run_dir, self.parent)
         self.srcs = plan.sources(cfg.data)
         self.dft = plan.sources(_with_sources(cfg.data, cfg.data.dft_sources)) if cfg.data.dft_sources else []
-        if init_meta.get("phase") == "midtrain" and init_meta.get("split_scheme") != cfg.data.scheme:
-            raise ValueError(f"{cfg.init_from} was mid-trained on {init_meta.get('split_scheme')!r} training splits: "
-                             f"evaluating on the {cfg.data.scheme!r} split would leak held-out entries")
+        lineage.check_parent(cfg, init_meta)
         model_cfg = init_meta.get("model") or OmegaConf.to_container(cfg.model, resolve=True)
         self.cutoff, self.max_z = float(model_cfg["cutoff"]), int(model_cfg.get("max_z", 118))
         self.vocab = plan.extend_vocab(init_meta.get("source_vocab", {}), self.srcs + self.dft,
@@ -253,7 +254,8 @@ class Trainer:
                                     self.transforms)
         task = self.heads[0]["name"]
         out = {"task": task, "unit": self.tasks[task]["unit"], "transform": self.tasks[task]["transform"],
-               "init_from": self.cfg.init_from, "strategy": self.cfg.finetune.strategy,
+               "init_from": self.cfg.init_from, "arm": resolvers.arm_of(self.cfg.init_from),
+               "run_dir": str(self.run_dir), "strategy": self.cfg.finetune.strategy,
                "readout": self.heads[0]["readout"], "scheme": self.cfg.data.scheme, "seed": self.cfg.seed,
                "steps": self.step, "best_val_score": self.best, "val": ev("val")}
         if self.cfg.finetune.test:
@@ -275,7 +277,8 @@ class Trainer:
             state = _merge_lora(self.engine.module)
         meta = {"model": self.model_cfg, "heads": self.heads, "source_vocab": self.vocab, "phase": self.cfg.phase,
                 "step": self.step, "tasks": self.tasks, "transforms": self.transforms,
-                "split_scheme": self.cfg.data.scheme, "data": [s.dataset for s in self.srcs + self.dft]}
+                "split_scheme": self.cfg.data.scheme, "data": [s.dataset for s in self.srcs + self.dft],
+                **lineage.export_fields(self.cfg, self.parent, self.srcs + self.dft)}
         checkpoint.export(state, meta, path)
         dist.barrier()
         return path

@@ -31,6 +31,8 @@ class SweepSchema:
     dashboard_host: str = "127.0.0.1"  # localhost only unless told otherwise
     out: str = "runs/default/sweep"  # results.csv, report.md, plots and Tune's files
     resume: bool = False  # continue an interrupted sweep in `out`
+    # baseline arms fitted on the same entries as the model arms, scored once on test: dummy, rf
+    baselines: list = field(default_factory=lambda: ["dummy", "rf"])
 
 
 def check(node) -> Any:
@@ -38,6 +40,13 @@ def check(node) -> Any:
     sw = OmegaConf.merge(OmegaConf.structured(SweepSchema), node)
     if not sw.tasks or not sw.arms:
         raise ValueError("sweep: needs at least one task (sweep.tasks) and one arm (sweep.arms)")
+    from mpa_dist.baselines import BASELINES
+
+    for b in sw.baselines:
+        if b not in BASELINES:
+            raise ValueError(f"sweep.baselines: {b!r} is not one of {', '.join(BASELINES)}")
+        if b in sw.arms:
+            raise ValueError(f"sweep: {b!r} is both an arm and a baseline")
     for s in sw.schemes:
         if s not in SCHEMES:
             raise ValueError(f"sweep.schemes: {s!r} is not one of {', '.join(SCHEMES)}")

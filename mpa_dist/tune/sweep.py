@@ -83,6 +83,8 @@ def start_ray(sw: dict):
 def run_sweep(cfg) -> dict:
     from ray import tune
 
+    from mpa_dist.baselines import run_baseline
+    from mpa_dist.report.audit import audit_export
     from mpa_dist.report.sweep_report import write_report
     from mpa_dist.tune.testing import score_export
     from mpa_dist.tune.trial import run_trial
@@ -117,20 +119,40 @@ def run_sweep(cfg) -> dict:
         trials = _trials(grid)
         best = _best_per_group(trials)
         score = ray.remote(num_cpus=min(1, sw["cpus_per_trial"]))(score_export)
-        scored = ray.get([score.remote(b["model"], base, b["task"], b["scheme"]) for b in best])
+        fit = ray.remote(num_cpus=min(1, sw["cpus_per_trial"]))(run_baseline)
+        groups = sorted({(b["task"], b["scheme"], b["seed"]) for b in best})
+        pending = [score.remote(b["model"], base, b["task"], b["scheme"]) for b in best]
+        pending_baselines = [fit.remote(arm, base, t, sc, sd) for t, sc, sd in groups for arm in sw["baselines"]]
+        scored, fitted = ray.get(pending), ray.get(pending_baselines)
     finally:
         ray.shutdown()
+    audits = [audit_export(b["model"]) for b in best]
     busy = float(trials["seconds"].sum())
     info = {"wall_s": wall, "slots": slots, "trial_seconds": busy, "utilisation": busy / (wall * slots),
             "trials": len(trials), "failed": int(trials["error"].sum()), "groups": len(best),
             "ray_address": address if sw["address"] else "local"}
-    rows = [_row(b, s) for b, s in zip(best, scored)]
-    report = write_report(out, rows, [s | b for b, s in zip(best, scored)], trials, info, base)
+    rows = [_row(b, s) | {"exposed": a["exposed"], "eval_compounds": a["evaluation_compounds"]}
+            for b, s, a in zip(best, scored, audits)]
+    rows += [f["row"] for f in fitted]
+    parity = [s | b for b, s in zip(best, scored)] + [
+        f | {"task": f["row"]["task"], "arm": f["row"]["arm"], "scheme": f["row"]["split"], "seed": f["row"]["seed"]}
+        for f in fitted]
+    _write_exposure(out, best, audits)
+    info["exposed"] = sum(a["exposed"] for a in audits)
+    info["privileged"] = bool(base["data"]["privileged"])
+    report = write_report(out, rows, parity, trials, info, base)
     print(report, flush=True)
     print(f"\nsweep: {info['trials']} trials ({info['failed']} failed) in {wall:.0f} s on {slots} slots; "
           f"sum of trial times / (wall x slots) = {info['utilisation']:.2f}; report: {out / 'report.md'}", flush=True)
     (out / "sweep.json").write_text(json.dumps(info, indent=1))
     return info
+
+
+def _write_exposure(out: Path, best: list[dict], audits: list[dict]) -> None:
+    """exposure.json: the audit of every selected model, by source and label."""
+    items = [{"task": b["task"], "arm": b["arm"], "scheme": b["scheme"], "seed": b["seed"], **a}
+             for b, a in zip(best, audits)]
+    (out / "exposure.json").write_text(json.dumps(items, indent=1))
 
 
 def _trials(grid) -> pd.DataFrame:

@@ -16,7 +16,7 @@ except ImportError:  # Python 3.10
 ROOT = Path(__file__).resolve().parents[2]
 COMMANDS = {"mpa-catalog": "catalog", "mpa-make-shards": "make_shards", "mpa-pretrain": "pretrain",
             "mpa-midtrain": "midtrain", "mpa-posttrain": "posttrain", "mpa-predict": "predict",
-            "mpa-scaling": "scaling"}
+            "mpa-scaling": "scaling", "mpa-audit": "audit"}
 
 
 def declared() -> dict[str, str]:

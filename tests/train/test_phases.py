@@ -1,11 +1,18 @@
 """Each phase end to end as `python` (experiment=smoke), chained through their exports."""
 
 import json
+import shutil
+import uuid
+from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 from safetensors.torch import load_file
 
-from launching import launch, result, smoke
+from launching import ROOT, launch, result, smoke
+from mpa_dist.report.audit import audit, audit_export
+from mpa_dist.train import plan
+from mpa_dist.train.checkpoint import load_exported
 
 
 @pytest.mark.slow
@@ -21,14 +28,51 @@ def test_three_phases_chain_and_report(pretrained):
     # the pre-trained backbone and heads carried over, new sources appended to the vocabulary
     assert meta["source_vocab"]["qm9"] == json.loads((tmp / "pretrain" / "model.json").read_text())["source_vocab"]["qm9"]
     assert {"boiling_point", "expt_gap", "oqmd_formation_enthalpy"} <= set(meta["source_vocab"])
-    out = tmp / "results.jsonl"
-    launch("posttrain.py", *smoke(tmp, "posttrain", f"init_from={tmp / 'midtrain' / 'model'}",
-                                  "finetune.task=boiling_point", f"finetune.results={out}"))
-    row = json.loads(out.read_text().splitlines()[0])
-    assert row["task"] == "boiling_point" and row["unit"] == "K"
-    assert row["test"]["count/boiling_point"] > 0 and row["test"]["mae/boiling_point"] > 0
-    state = load_file(str(tmp / "posttrain" / "model.safetensors"))  # no pickle involved
-    assert any(k.startswith("heads.boiling_point.") for k in state)
+    # MPA, then direct fine-tuning under the same name, as a user would type them: two run folders
+    # named by task, arm, scheme and seed, two correctly labelled rows, nothing resumed
+    out, name = tmp / "results.jsonl", f"pytest-{uuid.uuid4().hex[:8]}"
+    common = ["experiment=smoke", f"name={name}", f"data.shards_root={ROOT / 'shards' / 'test'}",
+              "finetune.task=boiling_point", f"finetune.results={out}"]
+    try:
+        mpa = launch("posttrain.py", *common, f"init_from={tmp / 'midtrain' / 'model'}")
+        direct = launch("posttrain.py", *common, f"init_from={tmp / 'pretrain' / 'model'}")
+        rows = [json.loads(x) for x in out.read_text().splitlines()]
+        assert [r["arm"] for r in rows] == ["mpa", "direct"]
+        assert [Path(r["run_dir"]).name for r in rows] == ["boiling_point-mpa-random-s0",
+                                                           "boiling_point-direct-random-s0"]
+        assert rows[0]["test"] != rows[1]["test"] and "resumed" not in direct.stdout + direct.stderr
+        for row in rows:
+            assert row["task"] == "boiling_point" and row["unit"] == "K"
+            assert row["test"]["count/boiling_point"] > 0 and row["test"]["mae/boiling_point"] > 0
+        post = Path(rows[0]["run_dir"])
+        state = load_file(str(post / "model.safetensors"))  # no pickle involved
+        assert any(k.startswith("heads.boiling_point.") for k in state)
+        # the exposure audit of the chain (pre-, mid-, post-training shards): 0 evaluation compounds
+        a = audit_export(post / "model")
+        assert a["exposed"] == 0 and a["evaluation_compounds"] > 20 and not a["unknown_phases"]
+        assert {r["phase"] for r in a["by_source"]} == {"pretrain", "midtrain", "posttrain"}
+        assert {"qm9", "boiling_point", "expt_gap"} <= {r["dataset"] for r in a["by_source"]}
+        # a planted leak: a phase that trained on boiling_point's ood training split, which holds
+        # compounds the random split tests
+        _, meta = load_exported(post / "model")
+        data = OmegaConf.create({"shards_root": str(ROOT / "shards" / "test"), "scheme": "ood", "conformers": 1,
+                                 "shard_workers": 1, "min_shards": 4, "privileged": False,
+                                 "eval_schemes": ["random", "ood"]})
+        leak = plan.ensure_shards(data, "boiling_point", 300)
+        meta["lineage"].insert(1, {"phase": "midtrain", "sources": [
+            {"dataset": "boiling_point", "path": leak, "kind": "experimental", "labels": ["boiling_point"]}]})
+        planted = audit(meta)
+        leaked = [r for r in planted["by_source"] if r["exposed"]]
+        assert planted["exposed"] > 0 and [(r["phase"], r["dataset"]) for r in leaked] == [("midtrain", "boiling_point")]
+        assert leaked[0]["exposed"] == planted["exposed"] and leaked[0]["examples"]
+    finally:
+        shutil.rmtree(ROOT / "runs" / name, ignore_errors=True)
+
+
+def test_a_changed_model_is_not_resumed_from_its_folder(pretrained):
+    p = launch("pretrain.py", *smoke(pretrained, "pretrain", "model.channels=8"), check=False)
+    assert p.returncode != 0
+    assert "holds a checkpoint of another run" in p.stderr and "model.channels: 16 -> 8" in p.stderr
 
 
 def test_misspelt_key_is_an_error(tmp_path):

@@ -95,7 +95,7 @@ def _merge(spec: TaskSpec, group: str, rows: list) -> tuple[dict | None, list[tu
         "estimated": not measured,
         "refs": ";".join(str(r.ref) for r in kept),
     }
-    for opt in ("temperature_K", "fold", "held_folds"):
+    for opt in ("temperature_K", "fold"):
         if hasattr(first, opt):
             entry[opt] = getattr(first, opt)
     return entry, dropped

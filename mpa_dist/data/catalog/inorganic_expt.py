@@ -88,26 +88,10 @@ def _check_formula(formula: str, ref: str) -> str | None:
     return None
 
 
-def sibling_test_folds(sibling: str | None) -> dict[str, str]:
-    """reduced formula -> the folds ("0,3") in which the sibling task (same measurements,
-    e.g. expt_is_metal for expt_gap) tests it: held out of training under those fold schemes."""
-    if sibling is None:
-        return {}
-    df = matbench_frame(sibling)
-    out: dict[str, set] = {}
-    for formula, k in zip(df["formula"], kfold_test_folds(len(df))):
-        try:
-            out.setdefault(reduced_formula(str(formula)), set()).add(int(k))
-        except RecordError:
-            continue
-    return {f: ",".join(map(str, sorted(ks))) for f, ks in out.items()}
-
-
-def matbench_builder(task: str, source: Source, classification: bool = False, sibling: str | None = None):
+def matbench_builder(task: str, source: Source, classification: bool = False):
     def build() -> tuple[pd.DataFrame, pd.DataFrame]:
         df = matbench_frame(task)
         folds = kfold_test_folds(len(df))
-        held = sibling_test_folds(sibling)
         rows, rejects = [], []
         for i, (formula, target) in enumerate(zip(df["formula"], df["target"])):
             ref = f"matbench_{task}/{i}"
@@ -120,7 +104,7 @@ def matbench_builder(task: str, source: Source, classification: bool = False, si
                 rejects.append({"ref": ref, "reason": reason})
                 continue
             rows.append({"formula": str(formula), "value": float(target), "source": source.name, "estimated": False,
-                         "ref": ref, "fold": int(folds[i]), "held_folds": held.get(reduced_formula(str(formula)), "")})
+                         "ref": ref, "fold": int(folds[i])})
         return pd.DataFrame(rows), pd.DataFrame(rejects, columns=["ref", "reason"])
 
     return build
@@ -239,12 +223,12 @@ TABLES: list[tuple[TaskSpec, Callable[[], tuple[pd.DataFrame, pd.DataFrame]]]] =
     (_spec("expt_gap", "electronic band gap (experimental)", "eV", [ZHUO], "attention", (0.0, 15.0), 0.3,
            "matbench_expt_gap: measured band gaps of 4,604 inorganic compounds (Zhuo et al. 2018); 0 for metals. "
            "Band gaps are not additive over atoms: attention readout. Keeps matbench's test folds."),
-     matbench_builder("expt_gap", ZHUO, sibling="expt_is_metal")),
+     matbench_builder("expt_gap", ZHUO)),
     (_spec("expt_is_metal", "metallicity (experimental band gap = 0)", "1", [ZHUO], "classification", (0.0, 1.0), 0.0,
            "matbench_expt_is_metal: 1 = metal, 0 = non-metal, 4,921 compositions from the same compilation as "
            "expt_gap (so the two tasks share compositions). Keeps matbench's test folds.", classification=True,
            split_key="electronic band gap (experimental)"),  # same measurements as expt_gap: same splits
-     matbench_builder("expt_is_metal", ZHUO, classification=True, sibling="expt_gap")),
+     matbench_builder("expt_is_metal", ZHUO, classification=True)),
     (_spec("glass", "metallic glass formation by melt spinning", "1", [GLASS], "classification", (0.0, 1.0), 0.0,
            "matbench_glass: 1 = forms an amorphous ribbon on melt spinning, 0 = does not (5,680 alloys, "
            "Landolt-Boernstein). Keeps matbench's test folds.", classification=True),

@@ -51,20 +51,19 @@ def _cache_paths(name: str) -> tuple[Path, Path, Path]:
 
 
 def build_task_table(spec: TaskSpec, builder, force: bool = False) -> pd.DataFrame:
-    """Curated entries of one experimental task (cached). Rejects go to <name>.rejects.jsonl."""
+    """Curated entries of one experimental task (cached), with their compound identity and the splits
+    that depend on the compound alone (random, ood). Rejects go to <name>.rejects.jsonl."""
     table, rej_path, ver_path = _cache_paths(spec.name)
-    version = _code_hash(builder, curate_mod, splits_mod, _drop_molecular_substances) + hashlib.sha256(repr(spec).encode()).hexdigest()[:8]
+    version = _code_hash(builder, curate_mod, splits_mod, _link_compounds) + hashlib.sha256(repr(spec).encode()).hexdigest()[:8]
     if not force and table.exists() and ver_path.exists() and ver_path.read_text() == version:
         return pd.read_parquet(table)
     raw, rejects = builder()
     entries, cur_rej = curate_mod.curate(spec, raw)
-    if spec.input == "composition":
-        entries, cross_rej = _drop_molecular_substances(spec, entries)
-        cur_rej = pd.concat([cur_rej, cross_rej], ignore_index=True)
-    entries = splits_mod.assign_splits(entries, spec.split_salt, spec.input)
+    entries, link_rej = _link_compounds(spec, entries)
+    entries = splits_mod.assign_splits(entries)
     entries, est_rej = splits_mod.drop_estimated_held_out(entries)
     entries.insert(0, "key", [f"{spec.name}/{hashlib.sha1(g.encode()).hexdigest()[:12]}" for g in entries["group"]])
-    all_rej = pd.concat([rejects, cur_rej, est_rej], ignore_index=True)
+    all_rej = pd.concat([rejects, cur_rej, link_rej, est_rej], ignore_index=True)
     entries.to_parquet(table.with_suffix(".tmp"))
     table.with_suffix(".tmp").replace(table)
     with open(rej_path, "w") as f:
@@ -74,26 +73,75 @@ def build_task_table(spec: TaskSpec, builder, force: bool = False) -> pd.DataFra
     return entries
 
 
-def _drop_molecular_substances(spec: TaskSpec, entries: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A substance measured for the same property as a molecule (SMILES) and as a formula would be
-    split twice, by different keys: keep it in the molecular task only."""
+def molecule_formula(smiles: str) -> str:
     from rdkit import Chem
     from rdkit.Chem.rdMolDescriptors import CalcMolFormula
 
-    formulas: dict[str, str] = {}
+    return reduced_formula(CalcMolFormula(Chem.MolFromSmiles(smiles)))
+
+
+def _link_compounds(spec: TaskSpec, entries: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The `compound` of every entry, the identity its splits follow in every task: the canonical SMILES
+    of a molecule; for a composition, the molecule whose formula it is when the catalogue's molecular
+    tasks hold exactly one such molecule (water measured as "H2O" and as "O" is one compound), else the
+    reduced formula. Dropped with the reason: a composition that several catalogued molecules share
+    (isomers: which compound it is cannot be told), and one the molecular task of the same property
+    already measures (kept there only)."""
+    out = entries.copy()
+    if spec.input == "molecule":
+        out["compound"], out["compound_kind"] = out["group"], "molecule"
+        out["compound_formula"] = [molecule_formula(g) for g in out["group"]]
+        return out, pd.DataFrame(columns=["ref", "reason"])
+    by_formula: dict[str, set[str]] = {}
+    same_property: dict[str, str] = {}
     for ds in datasets().values():
         t = ds.tasks[0] if ds.tasks else None
-        if ds.kind == "experimental" and ds.input == "molecule" and t.split_salt == spec.split_salt:
-            for smi in ds.entries()["group"]:
-                try:
-                    formulas.setdefault(reduced_formula(CalcMolFormula(Chem.MolFromSmiles(smi))), t.name)
-                except Exception:  # a formula pymatgen cannot read cannot collide either
-                    continue
-    hit = entries["group"].isin(formulas) if formulas else pd.Series(False, index=entries.index)
-    rej = pd.DataFrame({"ref": entries.loc[hit, "refs"],
-                        "reason": [f"the same substance is in the molecular task {formulas[g]!r} of this property; "
-                                   "kept there only" for g in entries.loc[hit, "group"]]})
-    return entries[~hit].reset_index(drop=True), rej
+        if ds.kind == "experimental" and ds.input == "molecule":
+            table = build_task_table(t, ds.builder)
+            for smi, formula in zip(table["group"], table["compound_formula"]):
+                by_formula.setdefault(formula, set()).add(smi)
+                if t.split_salt == spec.split_salt:
+                    same_property.setdefault(formula, t.name)
+    compound, kind, keep, rej = [], [], [], []
+    for group, refs in zip(out["group"], out["refs"]):
+        mols = by_formula.get(group, set())
+        if group in same_property:
+            rej.append((refs, f"the same substance is in the molecular task {same_property[group]!r} of this "
+                              "property; kept there only"))
+        elif len(mols) > 1:
+            rej.append((refs, f"{group} is the formula of {len(mols)} catalogued molecules ({', '.join(sorted(mols)[:3])}"
+                              f"{', ...' if len(mols) > 3 else ''}): which compound it is cannot be told, so it "
+                              "cannot be split with them"))
+        else:
+            keep.append(True)
+            compound.append(next(iter(mols)) if mols else group)
+            kind.append("molecule" if mols else "formula")
+            continue
+        keep.append(False)
+    out = out[keep].reset_index(drop=True)
+    out["compound"], out["compound_kind"], out["compound_formula"] = compound, kind, out["group"]
+    return out, pd.DataFrame(rej, columns=["ref", "reason"])
+
+
+@functools.cache
+def fold_tests() -> dict[str, frozenset[int]]:
+    """compound -> the matbench folds in which some matbench task tests it (held out of every other
+    task's training under that fold scheme)."""
+    out: dict[str, set[int]] = {}
+    for ds in datasets().values():
+        if ds.kind == "experimental" and ds.input == "composition":
+            t = build_task_table(ds.tasks[0], ds.builder)
+            if "fold" in t:
+                for c, f in zip(t["compound"], t["fold"]):
+                    if f == f and f is not None:
+                        out.setdefault(c, set()).add(int(f))
+    return {c: frozenset(v) for c, v in out.items()}
+
+
+@functools.cache
+def _task_entries(name: str) -> pd.DataFrame:
+    ds = datasets()[name]
+    return splits_mod.add_fold_splits(build_task_table(ds.tasks[0], ds.builder), fold_tests())
 
 
 def _experimental_records(spec: TaskSpec, row: dict, opt: RecordOptions) -> list[Record]:
@@ -111,8 +159,7 @@ def _experimental_records(spec: TaskSpec, row: dict, opt: RecordOptions) -> list
 
 def _experimental_dataset(spec: TaskSpec, builder) -> DatasetSpec:
     def entries(limit=None):
-        t = build_task_table(spec, builder)
-        return t.head(limit) if limit else t
+        return splits_mod.sample(_task_entries(spec.name), limit, by="compound")
 
     return DatasetSpec(name=spec.name, input=spec.input, kind="experimental", theory=EXPERIMENTAL_THEORY,
                        sources=spec.sources, tasks=(spec,), entries=entries,

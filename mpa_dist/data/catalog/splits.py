@@ -1,18 +1,21 @@
-"""Deterministic, leak-free splits.
+"""Splits by compound, the same in every task and every phase.
 
-A group's split is a pure function of (property, split scheme, group key): a hash. So
-the same compound lands in the same split in every task that measures the same property,
-and no validation or test entry of one task can be training data of another task with
-that property, nor of mid-training (which takes training splits only).
+Under each scheme, a compound's split is a function of (scheme, compound) only: a hash. So a
+compound held out for one task is held out for every task that measures it, and no phase
+(pre-, mid- or post-training) can train on it under that scheme.
+
+The compound is a stereo-insensitive canonical SMILES for molecules and the reduced formula
+for compositions; a composition that is the formula of exactly one catalogued molecule IS
+that molecule (`registry` links them), so it shares the molecule's splits.
 
 Schemes:
-- random: the group is the compound (canonical SMILES / reduced formula);
-- scaffold (molecules): the Bemis-Murcko scaffold; acyclic molecules, which share the
-  empty scaffold, are each their own group so they do not all fall on one side;
-- grouped (compositions): the chemical system (the set of elements), so test compounds
-  come from element combinations never seen in training;
-- matbench: the official 5 folds given by the source (a `fold` column), kept as is; scheme
-  `fold{k}` tests on fold k (other tasks keep their random split under it).
+- random: the group is the compound;
+- ood: the Bemis-Murcko scaffold (molecules; acyclic molecules are each their own group) or the
+  chemical system (compositions), across all tasks at once: a test scaffold is a test scaffold
+  everywhere;
+- fold{k} (matbench): the official fold k of a matbench task is its test set; a compound that
+  any matbench task tests in fold k is `held` (neither trained on nor scored) in every other
+  task; every other compound validates with probability 1/8 and trains otherwise, in every task.
 """
 
 from __future__ import annotations
@@ -25,14 +28,15 @@ from rdkit import Chem
 from rdkit.Chem.Scaffolds import MurckoScaffold
 
 FRACTIONS = {"train": 0.8, "val": 0.1, "test": 0.1}
+EVALUATION = ("val", "test")
 
 
-def _unit_interval(text: str) -> float:
+def unit_interval(text: str) -> float:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") / 2**64
 
 
-def split_of(property_: str, scheme: str, group: str) -> str:
-    u = _unit_interval(f"{property_}|{scheme}|{group}")
+def split_of(scheme: str, group: str) -> str:
+    u = unit_interval(f"{scheme}|{group}")
     if u < FRACTIONS["test"]:
         return "test"
     if u < FRACTIONS["test"] + FRACTIONS["val"]:
@@ -50,38 +54,43 @@ def chemical_system(formula: str) -> str:
     return "-".join(sorted(el.symbol for el in Composition(formula).elements))
 
 
-def ood_group(input_kind: str, group: str) -> str:
-    return scaffold(group) if input_kind == "molecule" else chemical_system(group)
+def ood_group(compound_kind: str, compound: str) -> str:
+    if compound_kind == "molecule":
+        return scaffold(compound)
+    return chemical_system(compound) if compound_kind == "formula" else compound  # unreadable: itself
 
 
-def assign_splits(entries: pd.DataFrame, property_: str, input_kind: str) -> pd.DataFrame:
-    """Adds `split_random`, `split_ood` (scaffold or chemical system) and `split_fold0..4` columns."""
+def assign_splits(entries: pd.DataFrame) -> pd.DataFrame:
+    """Adds `ood_group`, `split_random` and `split_ood` from the `compound` and `compound_kind` columns."""
     out = entries.copy()
-    out["split_random"] = [split_of(property_, "random", g) for g in out["group"]]
-    out["ood_group"] = [ood_group(input_kind, g) for g in out["group"]]
-    out["split_ood"] = [split_of(property_, "ood", g) for g in out["ood_group"]]
-    return add_fold_splits(out, property_)
+    out["split_random"] = [split_of("random", c) for c in out["compound"]]
+    out["ood_group"] = [ood_group(k, c) for k, c in zip(out["compound_kind"], out["compound"])]
+    out["split_ood"] = [split_of("ood", g) for g in out["ood_group"]]
+    return out
 
 
 FOLDS = 5
 FOLD_VAL = 0.125  # of the four training folds, held for validation (model selection)
 
 
-def add_fold_splits(out: pd.DataFrame, property_: str) -> pd.DataFrame:
-    """`split_fold{k}`: matbench's official fold k is the test set, the other folds train, a hashed
-    1/8 of them validates. An entry the sibling task (same measurements: expt_gap and
-    expt_is_metal have different official folds) tests in fold k is `held` out: neither trained
-    on nor scored. Entries without a fold (every non-matbench task) keep their random split, so
-    that mid-training on scheme fold{k} reads the same training data elsewhere."""
-    none = pd.Series([None] * len(out), index=out.index)
-    fold = out["fold"] if "fold" in out else none
-    held = out["held_folds"] if "held_folds" in out else none
+def add_fold_splits(out: pd.DataFrame, fold_tests: dict[str, set[int]] | None = None) -> pd.DataFrame:
+    """`split_fold{k}`, the same rule in every task. fold_tests: compound -> the folds in which some
+    matbench task tests it. Under fold{k} such a compound is `test` in the task whose official fold k
+    holds it and `held` (neither trained on nor scored) everywhere else; every other compound
+    validates with probability 1/8 (a hash of fold{k} and the compound) and trains otherwise."""
+    out = out.copy()
+    fold_tests = fold_tests or {}
+    fold = out["fold"] if "fold" in out else pd.Series([None] * len(out), index=out.index)
     for k in range(FOLDS):
-        out[f"split_fold{k}"] = [
-            rnd if f is None or f != f else "test" if int(f) == k else
-            "held" if isinstance(h, str) and str(k) in h.split(",") else
-            "val" if _unit_interval(f"{property_}|fold{k}|{g}") < FOLD_VAL else "train"
-            for f, h, g, rnd in zip(fold, held, out["group"], out["split_random"])]
+        col = []
+        for f, c in zip(fold, out["compound"]):
+            if f is not None and f == f and int(f) == k:
+                col.append("test")
+            elif k in fold_tests.get(c, ()):
+                col.append("held")
+            else:
+                col.append("val" if unit_interval(f"fold{k}|{c}") < FOLD_VAL else "train")
+        out[f"split_fold{k}"] = col
     return out
 
 
@@ -93,9 +102,22 @@ def drop_estimated_held_out(entries: pd.DataFrame) -> tuple[pd.DataFrame, pd.Dat
     return entries[~held].reset_index(drop=True), rejects
 
 
+def sample(entries: pd.DataFrame, limit: int | None, by: str = "group") -> pd.DataFrame:
+    """A seeded random sample of `limit` entries, by a hash of the compound (the same for every
+    arm, baseline and phase, and nested: a smaller sample is part of a larger one); order kept."""
+    if not limit or limit >= len(entries):
+        return entries
+    u = pd.Series([unit_interval(f"sample|{g}") for g in entries[by]], index=entries.index)
+    return entries.loc[sorted(u.nsmallest(limit).index)]
+
+
 def assign_computed_splits(entries: pd.DataFrame, dataset: str) -> pd.DataFrame:
-    """First-principles sets split at random by group; their OOD split is the random one."""
+    """First-principles sets split at random by group (their own validation, not an experimental
+    task's); every first-principles entry whose compound an experimental task evaluates is
+    dropped before training (mpa_dist.data.exposure)."""
     out = entries.copy()
-    out["split_random"] = [split_of(dataset, "random", g) for g in out["group"]]
+    out["split_random"] = [split_of(f"{dataset}|random", g) for g in out["group"]]
     out["split_ood"] = out["split_random"]
-    return add_fold_splits(out, dataset)
+    for k in range(FOLDS):
+        out[f"split_fold{k}"] = out["split_random"]
+    return out

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from mpa_dist.data.catalog.spec import DatasetSpec, Source, TaskSpec
-from mpa_dist.data.catalog.splits import add_fold_splits, split_of
+from mpa_dist.data.catalog.splits import add_fold_splits, assign_splits, sample, split_of
 from mpa_dist.data.readers import structures
 from mpa_dist.data.readers.formula import composition_record, reduced_formula
 from mpa_dist.data.readers.smiles import canonical_smiles, molecule_records
@@ -45,8 +45,7 @@ def _csv_dataset(path: Path, name: str) -> DatasetSpec:
     rename = {c: parse_label_column(c)[0] for c in label_cols}
 
     def entries(limit=None):
-        out = df.rename(columns=rename).head(limit) if limit else df.rename(columns=rename)
-        out = out.copy()
+        out = df.rename(columns=rename).copy()
         out["key"] = [f"{name}/{r.get('id', i)}" for i, r in enumerate(out.to_dict('records'))]
         groups = []
         for k, text in zip(out["key"], out[col]):
@@ -54,11 +53,13 @@ def _csv_dataset(path: Path, name: str) -> DatasetSpec:
                 groups.append(canonical_smiles(text, k) if kind == "molecule" else reduced_formula(text, k))
             except RecordError:
                 groups.append(f"invalid:{k}")  # to_records rejects it with the reason
-        out["group"] = groups
-        out["split_random"] = [split_of(name, "random", g) for g in groups]
-        out["split_ood"] = out["split_random"]
-        out = add_fold_splits(out, name)
-        return out
+        out["group"] = out["compound"] = groups  # a user's compounds split as the catalogue's do
+        out["compound_kind"] = "molecule" if kind == "molecule" else "formula"
+        out = assign_splits(out.assign(compound_kind=[k if not g.startswith("invalid:") else "invalid"
+                                                      for k, g in zip(out["compound_kind"], groups)]))
+        from mpa_dist.data.catalog.registry import fold_tests
+
+        return sample(add_fold_splits(out, fold_tests()), limit)
 
     def to_records(row, options=None):
         labs = {n: Label(row[n], u) for n, u in labels.items() if row[n] == row[n]}
@@ -91,10 +92,11 @@ def _structure_dataset(path: Path, name: str) -> DatasetSpec:
         else:
             rows.append({"key": it.key, "group": it.group, "error": "", "blob": it.to_bytes()})
     df = pd.DataFrame(rows)
-    df["split_random"] = [split_of(name, "random", f"{g}|{hashlib.sha1(k.encode()).hexdigest()}")
+    df["split_random"] = [split_of(f"{name}|random", f"{g}|{hashlib.sha1(k.encode()).hexdigest()}")
                           for g, k in zip(df["group"], df["key"])]
-    df["split_ood"] = [split_of(name, "ood", g) for g in df["group"]]  # whole compositions held out
-    df = add_fold_splits(df, name)
+    df["split_ood"] = [split_of(f"{name}|ood", g) for g in df["group"]]  # whole compositions held out
+    for k in range(5):
+        df[f"split_fold{k}"] = df["split_random"]
 
     def to_records(row, options=None):
         if row["error"]:
@@ -107,7 +109,7 @@ def _structure_dataset(path: Path, name: str) -> DatasetSpec:
                   for n, lab in (first.labels.items() if first else []) if not lab.per_atom and n != "stress")
     return DatasetSpec(name=name, input=first.input if first else "crystal", kind="user", theory=THEORY_USER,
                        sources=(Source(str(path), "user"),), tasks=tasks,
-                       entries=lambda limit=None: df.head(limit) if limit else df, to_records=to_records)
+                       entries=lambda limit=None: sample(df, limit), to_records=to_records)
 
 
 @functools.cache

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 
 from mpa_dist.data.catalog.spec import DatasetSpec, Source, TaskSpec
-from mpa_dist.data.catalog.splits import assign_computed_splits
+from mpa_dist.data.catalog.splits import assign_computed_splits, sample
 from mpa_dist.data.sources import composition_dft, mlearn, mp_li_o
 
 MLEARN = Source("mlearn (Zuo et al. 2020) via the alignn 2026.8.11 sdist", "BSD-3-Clause (mlearn data)",
@@ -24,7 +24,7 @@ def _task(dataset, label, unit, input_, readout, description=""):
 
 def _crystal(name, module, source, tasks, description):
     return DatasetSpec(name=name, input="crystal", kind="computed", theory=module.THEORY, sources=(source,),
-                       tasks=tasks, entries=lambda limit=None: assign_computed_splits(module.entries(limit), name),
+                       tasks=tasks, entries=lambda limit=None: assign_computed_splits(sample(module.entries(), limit), name),
                        to_records=lambda row, options=None: module.to_records(row), description=description)
 
 
@@ -37,7 +37,7 @@ def _composition(s: composition_dft.DFTSet) -> DatasetSpec:
 
 
 def _composition_entries(name, limit=None):
-    return assign_computed_splits(composition_dft.entries(name, limit), name)
+    return assign_computed_splits(sample(composition_dft.entries(name), limit), name)
 
 
 DATASETS = [

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from mpa_dist.data.catalog.spec import DatasetSpec, Source, TaskSpec
-from mpa_dist.data.catalog.splits import assign_computed_splits
+from mpa_dist.data.catalog.splits import assign_computed_splits, sample
 from mpa_dist.data.offline import package_file
 from mpa_dist.data.record import Label, Record, RecordError
 from mpa_dist.units import BOHR3_A3, BOHR_A, HARTREE_EV
@@ -102,6 +102,6 @@ TASKS = tuple(
 
 DATASETS = [DatasetSpec(
     name="qm9", input="molecule", kind="computed", theory=THEORY, sources=(SOURCE,), tasks=TASKS,
-    entries=lambda limit=None: assign_computed_splits(entries(limit), "qm9"),
+    entries=lambda limit=None: assign_computed_splits(sample(entries(), limit), "qm9"),
     to_records=lambda row, options=None: to_records(row),
     description="130,831 small organic molecules (C, H, O, N, F) with equilibrium geometries")]
