@@ -2,6 +2,7 @@
 ASHA within groups, best on validation, test scored once, and the report."""
 
 import json
+import secrets
 import os
 import signal
 import socket
@@ -84,7 +85,9 @@ def ray_cluster():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     # `ray start` turns token authentication on (token in ~/.ray/auth_token); clients say RAY_AUTH_MODE=token
-    address, env = f"127.0.0.1:{port}", clean_env(RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO="0", RAY_AUTH_MODE="token")
+    # a token of its own: a fresh machine has no ~/.ray/auth_token, and `ray start` refuses to run without one
+    address, env = f"127.0.0.1:{port}", clean_env(RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO="0", RAY_AUTH_MODE="token",
+                                                  RAY_AUTH_TOKEN=secrets.token_hex(32))
     head = subprocess.Popen([ray, "start", "--head", "--block", f"--port={port}", "--node-ip-address=127.0.0.1",
                              "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -114,11 +117,16 @@ def test_smoke_sweep_on_a_running_ray_cluster_writes_the_report(midtrained, ray_
                                   "sweep.num_samples=2", f"sweep.address={address}"), timeout=300, env=env)
     res = pd.read_csv(out / "results.csv")
     assert sorted(zip(res["task"], res["arm"])) == [(t, a) for t in ("boiling_point", "expt_gap")
-                                                    for a in ("direct", "mpa", "scratch")]
+                                                    for a in ("direct", "dummy", "mpa", "rf", "scratch")]
+    # the baselines are scored on the very test entries the model arms are
+    assert (res.groupby("task")["n_test"].nunique() == 1).all()
+    models = res[~res["arm"].isin(["dummy", "rf"])]
+    assert (models["exposed"] == 0).all() and (models["eval_compounds"] > 0).all()
     assert {"task", "arm", "split", "seed", "mae", "accuracy", "unit"} <= set(res.columns)
     assert (res["mae"] > 0).all() and (res["n_test"] > 0).all()
     trials = pd.read_csv(out / "trials.csv")
     assert len(trials) == 12  # 2 tasks x 3 arms x 2 configurations
+    res = models
     for (task, arm), g in trials.groupby(["task", "arm"]):  # the reported trial is the best on validation
         chosen = res[(res["task"] == task) & (res["arm"] == arm)].iloc[0]
         assert chosen["val_score"] == pytest.approx(g["best_score"].min())
@@ -134,6 +142,8 @@ def test_smoke_sweep_on_a_running_ray_cluster_writes_the_report(midtrained, ray_
     assert len(scratch) == 4 and all(i is None for i in scratch)  # from scratch: no checkpoint at all
     report = (out / "report.md").read_text()
     assert "| boiling_point" in report and "MPA vs direct" in report and "wall x slots" in report
+    assert "**0** evaluation compounds" in report and "the random forest beats it on" in report
+    assert "vs_baseline_%" in report and len(json.loads((out / "exposure.json").read_text())) == 6
     assert (out / "change.png").stat().st_size > 5000 and (out / "parity.png").stat().st_size > 5000
     info = json.loads((out / "sweep.json").read_text())
     assert info["trials"] == 12 and 0 < info["utilisation"] <= 1.0
