@@ -39,8 +39,10 @@ def ensure_shards(data_cfg, dataset: str, limit: int | None) -> str:
     """Shards of one dataset under data.shards_root: written by rank 0 if missing from a folder,
     read as they are from a URL (an object store is uploaded to, never written by a run)."""
     computed = registry.get(dataset).kind == "computed"
+    privileged = bool(data_cfg.get("privileged", False))
+    eval_schemes = tuple(data_cfg.get("eval_schemes", DEFAULT_SCHEMES))
     path = shard_dir(data_cfg.shards_root, dataset, data_cfg.scheme, limit, data_cfg.conformers,
-                     computed and data_cfg.privileged, tuple(data_cfg.eval_schemes) if computed else DEFAULT_SCHEMES)
+                     computed and privileged, eval_schemes if computed else DEFAULT_SCHEMES)
     if location.is_remote(path):
         version, current = manifest(path).get("version"), code_version()  # code_version hashes the data code
         if version != current:
@@ -52,7 +54,7 @@ def ensure_shards(data_cfg, dataset: str, limit: int | None) -> str:
     if dist.is_main() and (stale or not m.exists()):  # make_shards reuses the shards still valid
         make_shards(dataset, path, limit=limit, scheme=data_cfg.scheme, workers=data_cfg.shard_workers,
                     conformers=data_cfg.conformers, min_shards=data_cfg.min_shards, progress=True,
-                    privileged=data_cfg.privileged, eval_schemes=tuple(data_cfg.eval_schemes))
+                    privileged=privileged, eval_schemes=eval_schemes)
     dist.barrier()
     return path
 
