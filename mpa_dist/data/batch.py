@@ -38,6 +38,7 @@ class Batch:
     keys: list[str] = field(default_factory=list)
     groups: list[str] = field(default_factory=list)  # conformers of one molecule share a group
     info: dict = field(default_factory=dict)  # loader bookkeeping, e.g. corrupt samples skipped
+    features: torch.Tensor | None = None  # (N, irreps) node features of a frozen backbone, when cached
 
     @property
     def num_graphs(self) -> int:

@@ -8,6 +8,8 @@ group is one whose learning rate is 0 until it unfreezes.
 - llrd: layer-wise learning-rate decay: the top layer at lr, each lower one times `llrd`,
   the embedding lowest.
 - lora: peft's LoRA adapters on the backbone's linear layers; their base weights frozen.
+- lp: the head fitted on the frozen backbone's cached features (mpa_dist/train/probe.py), no step here;
+- lp_ft: lp, then every weight fine-tuned from there (one group) with early stopping.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ def param_groups(model: nn.Module, ft, lr: float, weight_decay: float, steps: in
     head = [p for n, p in model.named_parameters() if not n.startswith("backbone.") and p.requires_grad]
     groups = [{"params": head, "lr": lr, "base_lr": lr, "name": "heads", "weight_decay": weight_decay}]
     bb = model.backbone
-    if ft.strategy in ("full", "frozen", "lora"):
+    if ft.strategy in ("full", "frozen", "lora", "lp", "lp_ft"):  # lp trains no step; lp_ft fine-tunes all
         params = [p for p in bb.parameters() if p.requires_grad]
         until = int(ft.unfreeze_at * steps) if ft.strategy == "frozen" else 0
         groups.append({"params": params, "lr": lr, "base_lr": lr, "name": "backbone", "frozen_until": until,

@@ -83,7 +83,7 @@ class LossSchema:
 @dataclass
 class FinetuneSchema:
     task: Optional[str] = None  # post-training: the catalogue task
-    strategy: str = "full"  # full | frozen | lora | llrd
+    strategy: str = "full"  # full | frozen | lora | llrd | lp (head on cached features) | lp_ft (lp, then full)
     readout: Optional[str] = None  # None: the catalogue's readout for the task
     head: str = "carry"  # carry: start from the checkpoint's head for this task if it has one | fresh
     unfreeze_at: float = 0.5  # frozen: fraction of steps after which the backbone trains too
@@ -91,6 +91,11 @@ class FinetuneSchema:
     lora_alpha: float = 16.0
     llrd: float = 0.8  # layer-wise learning-rate decay factor per layer from the top
     patience: int = 5  # early stopping: evaluations without improvement on validation
+    epochs: Optional[int] = None  # the budget in epochs over the training split, one evaluation each (null: `steps`)
+    max_seconds: Optional[float] = None  # a wall-clock cap per run: it stops, keeping the best so far
+    lp_epochs: int = 300  # lp / lp_ft: epochs of head fitting on cached features (early-stopped)
+    lp_lr: float = 3e-3
+    lp_patience: int = 30
     results: Optional[str] = None  # a results file to append the test metrics to (JSON lines)
     test: bool = True  # evaluate the test split at the end (a sweep's trials: false, tested once after)
 
@@ -131,7 +136,7 @@ def validate(cfg: DictConfig) -> DictConfig:
         for name in list(group):
             group[name] = OmegaConf.merge(OmegaConf.structured(SourceSchema), group[name] or {})
     for key, allowed in (("phase", ("pretrain", "midtrain", "posttrain")), ("precision", ("fp32", "bf16")),
-                         ("data.scheme", SCHEMES), ("finetune.strategy", ("full", "frozen", "lora", "llrd")),
+                         ("data.scheme", SCHEMES), ("finetune.strategy", ("full", "frozen", "lora", "llrd", "lp", "lp_ft")),
                          ("finetune.head", ("carry", "fresh")),
                          ("optim.schedule", ("cosine", "constant"))):
         if OmegaConf.select(merged, key) not in allowed:

@@ -13,6 +13,7 @@ import json
 import math
 import os
 import random
+import time
 from pathlib import Path
 
 import numpy as np
@@ -75,10 +76,19 @@ class Trainer:
         fit_norms(model, fresh, self._loader("train", "epoch", workers=0, all_ranks=True), self.transforms,
                   cfg.data.norm_samples, self.vocab)
         dist.broadcast_buffers(model)  # rank 0's statistics everywhere: DeepSpeed broadcasts parameters only
+        self.total, self.eval_every, self.probe = cfg.steps, cfg.eval_every, None
+        if cfg.phase == "posttrain" and cfg.finetune.strategy in ("lp", "lp_ft"):
+            self.probe = self._fit_probe(model, init_meta)
+        if cfg.phase == "posttrain" and cfg.finetune.epochs:
+            per_epoch = self.probe["steps_per_epoch"] if self.probe else _count(self._loader("train", "epoch",
+                                                                                              workers=0))
+            self.total, self.eval_every = cfg.finetune.epochs * per_epoch, per_epoch
+        if cfg.finetune.strategy == "lp":
+            self.total = 0
         if cfg.finetune.strategy == "lora":
             finetune.add_lora(model, cfg.finetune.lora_rank, cfg.finetune.lora_alpha)
         self.model_cfg, self.model = model_cfg, model
-        groups = finetune.param_groups(model, cfg.finetune, cfg.optim.lr, cfg.optim.weight_decay, cfg.steps)
+        groups = finetune.param_groups(model, cfg.finetune, cfg.optim.lr, cfg.optim.weight_decay, max(self.total, 1))
         opt = torch.optim.AdamW(groups, lr=cfg.optim.lr, betas=tuple(cfg.optim.betas))
         import deepspeed
 
@@ -89,8 +99,28 @@ class Trainer:
         client = checkpoint.resume(self.engine, self.run_dir)
         if client:
             self._restore(client)
+        elif self.probe:  # the fitted head is the model to beat: fine-tuning replaces it only if better
+            self.best = self.probe["score"]
+            self.export(self.run_dir / "best")
 
     # ---- set-up helpers -------------------------------------------------------------
+    def _fit_probe(self, model, init_meta: dict) -> dict:
+        """lp / lp_ft: the head fitted on the frozen backbone's cached features (mpa_dist/train/probe.py)."""
+        from mpa_dist.train import probe
+
+        c = self.cfg
+        sha = init_meta.get("sha256") or f"scratch-seed{c.seed}"  # a random backbone is never cached
+        loader_of = lambda split: self._loader(split, "epoch", workers=0, all_ranks=True)
+        feats = {split: probe.cached_features(model.backbone, loader_of, sha, [s.path for s in self.srcs], split,
+                                              self.cutoff, write=bool(init_meta) and dist.is_main())
+                 for split in ("train", "val")}
+        score, epochs = probe.fit_head(model, feats["train"], feats["val"], self.vocab, self.transforms, c.finetune,
+                                       c.loss, c.optim.weight_decay, c.seed, self.score)
+        if dist.is_main():
+            print(f"lp: head fitted on cached features in {epochs} epochs, validation score {score:.4g}", flush=True)
+        return {"score": score, "epochs": epochs, "steps_per_epoch": len(feats["train"])}
+
+
     def _heads(self) -> list[dict]:
         ft = self.cfg.finetune
         if self.cfg.phase != "posttrain":
@@ -147,7 +177,12 @@ class Trainer:
 
     # ---- the loop -------------------------------------------------------------------
     def train(self) -> dict:
-        c, total = self.cfg, self.cfg.steps
+        c, total = self.cfg, self.total
+        if self.probe and self.on_eval is not None:
+            self.on_eval(self.step, {}, self.probe["score"])
+        if total == 0:
+            return {}
+        deadline = time.time() + c.finetune.max_seconds if c.finetune.max_seconds else math.inf
         log = RunLogger(self.run_dir, total, self.step, c.progress, list(self.model.output_kinds()))
         inv = {v: k for k, v in self.vocab.items()}
         stage, it = None, None
@@ -181,13 +216,14 @@ class Trainer:
                 gn = self.engine.get_global_grad_norm()
                 metrics.update(log.flush(self.step, lr, None if gn is None else float(gn), self.device,
                                          self.bad_total, float(loss.detach())))
-            if self.step % c.eval_every == 0 or self.step == total:
+            late = time.time() > deadline
+            if self.step % self.eval_every == 0 or self.step == total or late:
                 val = self.evaluate("val")
                 log.scalars("val", val, self.step)
                 stop = self._early_stop(val)
                 if self.on_eval is not None:
                     self.on_eval(self.step, val, self.score(val))
-                if stop:
+                if stop or late:
                     break
             if self.step % c.ckpt_every == 0 or self.step == total:
                 checkpoint.save(self.engine, self.run_dir, self.step, self._client_state())
@@ -282,6 +318,10 @@ class Trainer:
         checkpoint.export(state, meta, path)
         dist.barrier()
         return path
+
+
+def _count(loader) -> int:
+    return sum(1 for _ in loader)
 
 
 def _with_sources(data_cfg, sources):

@@ -23,12 +23,16 @@ def domain(key: str, spec) -> tune.search.sample.Domain:
 
 
 def draw(space: dict, num_samples: int, seed: int = 0) -> list[dict]:
-    """num_samples configurations {dotted key: value}; with an empty space, one empty one."""
+    """num_samples configurations {dotted key: value}, each crossed with every value of the `grid`
+    keys ({grid: [lp, lp_ft, full]}: every strategy gets the same draws); with an empty space, one."""
     rng = np.random.RandomState(seed)
-    doms = {k: domain(k, v) for k, v in space.items()}
+    grid = {k: list(next(iter(v.values()))) for k, v in space.items() if isinstance(v, Mapping) and "grid" in v}
+    doms = {k: domain(k, v) for k, v in space.items() if k not in grid}
     out = []
     for _ in range(max(num_samples, 1) if doms else 1):
         out.append({k: _plain(d.sample(random_state=rng)) for k, d in doms.items()})
+    for key, values in grid.items():
+        out = [{**c, key: v} for c in out for v in values]
     return out
 
 

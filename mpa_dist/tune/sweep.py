@@ -98,7 +98,8 @@ def run_sweep(cfg) -> dict:
     try:
         trainable = tune.with_resources(tune.with_parameters(run_trial, base=base),
                                         {"cpu": sw["cpus_per_trial"], "gpu": sw["gpus_per_trial"]})
-        evals = math.ceil(base["steps"] / base["eval_every"]) + 1
+        ft = base["finetune"]
+        evals = (ft["epochs"] if ft["epochs"] else math.ceil(base["steps"] / base["eval_every"])) + 2  # + lp's report
         scheduler = GroupedASHA("score", "min", max_t=evals, grace_period=sw["grace_period"],
                                 reduction_factor=sw["reduction_factor"])
         run_config = tune.RunConfig(name="tune", storage_path=str(out), verbose=1,

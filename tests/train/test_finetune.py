@@ -40,19 +40,50 @@ def test_llrd_decays_from_the_top_layer_down():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("strategy", ["lora", "frozen", "llrd"])
+@pytest.mark.parametrize("strategy", ["lora", "frozen", "llrd", "lp", "lp_ft"])
 def test_strategies_post_train_and_export_a_plain_model(pretrained, strategy):
+    from safetensors.torch import load_file
+
     tmp = pretrained
-    launch("posttrain.py", *smoke(tmp, f"post_{strategy}", f"init_from={tmp / 'pretrain' / 'model'}",
-                                  "finetune.task=expt_gap", f"finetune={strategy}", "finetune.task=expt_gap"))
+    p = launch("posttrain.py", *smoke(tmp, f"post_{strategy}", f"init_from={tmp / 'pretrain' / 'model'}",
+                                      "finetune.task=expt_gap", f"finetune={strategy}", "finetune.epochs=2"))
     r = result(tmp / f"post_{strategy}")
     assert r["strategy"] == strategy and r["test"]["count/expt_gap"] > 0
     meta = json.loads((tmp / f"post_{strategy}" / "model.json").read_text())
-    from safetensors.torch import load_file
-
+    best = load_file(str(tmp / f"post_{strategy}" / "best.safetensors"))
     state = load_file(str(tmp / f"post_{strategy}" / "model.safetensors"))
     assert not any("lora_" in k for k in state)
     build_model(meta["model"], meta["heads"]).load_state_dict(state)  # strict: a plain model
+    if strategy.startswith("lp"):
+        pre = load_file(str(tmp / "pretrain" / "model.safetensors"))
+        assert "lp: head fitted on cached features" in p.stdout
+        if strategy == "lp":  # the backbone is the pre-trained one, untouched; only the head trained
+            assert r["step"] == 0 and all(torch.equal(best[k], pre[k]) for k in best if k.startswith("backbone."))
+        else:  # LP-FT: fine-tuned from the fitted head for 2 epochs, the better of the two kept
+            lp = result(tmp / "post_lp")
+            assert r["step"] > 0 and r["best_val_score"] <= lp["best_val_score"] + 1e-9
+
+
+def test_cached_features_are_reused_and_feed_the_same_head(qm9_records, tmp_path, monkeypatch):
+    """The frozen backbone runs once per (checkpoint, shards); the cache gives back the very batches."""
+    from mpa_dist.data.batch import collate_records
+    from mpa_dist.train import probe
+
+    monkeypatch.setenv("MPA_CACHE", str(tmp_path))
+    monkeypatch.setattr(probe, "cache_key", lambda *a: "k")
+    m = build_model(TINY, [{"name": "gap", "readout": "attention"}]).eval()
+    batches = [collate_records(qm9_records[i:i + 8], cutoff=TINY["cutoff"]) for i in (0, 8)]
+    calls = []
+    loader_of = lambda split: calls.append(split) or batches
+    first = probe.cached_features(m.backbone, loader_of, "sha", [], "train", 5.0)
+    again = probe.cached_features(m.backbone, loader_of, "sha", [], "train", 5.0)
+    assert calls == ["train"] and (tmp_path / "features" / "k.safetensors").exists()
+    heads = probe.HeadsOnFeatures(m)
+    with torch.no_grad():
+        for b, a, c in zip(batches, first, again):
+            torch.testing.assert_close(heads(a)["gap"], m(b)["gap"], rtol=1e-5, atol=1e-5)
+            torch.testing.assert_close(heads(c)["gap"], heads(a)["gap"])
+            assert c.keys == b.keys and torch.equal(c.labels["gap"], b.labels["gap"])
 
 
 def test_lora_merge_gives_the_same_predictions(qm9_records):
