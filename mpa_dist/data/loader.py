@@ -136,8 +136,33 @@ def _short(url, n, expected, handler):
         handler(ValueError(f"shard {url}: read {n} of {expected[url]} samples (truncated or corrupt)"))
 
 
+class SeededMix(torch.utils.data.IterableDataset):
+    """Samples drawn from several sources with the given probabilities, by a generator seeded per
+    reader (seed, rank, worker). WebDataset's RandomMix draws from the process-global `random`, so
+    a resumed run (or anything else drawing from it) would change the mixture: here the mixture is
+    a function of the seed alone, and skipping the batches already consumed restores it exactly."""
+
+    def __init__(self, datasets, probs, longest: bool, seed: int):
+        self.datasets, self.probs, self.longest, self.seed = datasets, list(probs), longest, seed
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        rng = random.Random(f"{self.seed}|{_rank()}|{info.id if info else 0}")
+        sources, probs = [iter(d) for d in self.datasets], list(self.probs)
+        while sources:
+            i = rng.choices(range(len(sources)), weights=probs)[0]
+            try:
+                yield next(sources[i])
+            except StopIteration:
+                if not self.longest:
+                    return
+                del sources[i], probs[i]
+
+
 def _expand(src, cfg: LoaderConfig, handler: ErrorPolicy):
     """Decode a sample into its records (all conformers, or one at random) with edges."""
+    info = torch.utils.data.get_worker_info()
+    rng = random.Random(f"conformers|{cfg.seed}|{_rank()}|{info.id if info else 0}")
     for sample in src:
         try:
             recs = decode_sample(sample[SAMPLE_EXT])
@@ -149,7 +174,7 @@ def _expand(src, cfg: LoaderConfig, handler: ErrorPolicy):
             log.warning("skipped %s: an element heavier than the model's max_z=%d", recs[0].key, cfg.max_z)
             continue
         if cfg.conformers == "random":
-            recs = [random.choice(recs)]
+            recs = [rng.choice(recs)]
         yield [add_edges(r, cfg.cutoff) for r in recs]
 
 
@@ -185,7 +210,7 @@ def build_dataset(cfg: LoaderConfig) -> wds.DataPipeline:
     srcs = [_source(urls[i], cfg, handler) for i in keep]
     all_weights = mixing_weights(cfg)
     weights = [all_weights[i] for i in keep]
-    stages = [wds.RandomMix(srcs, weights, longest=cfg.mode == "epoch") if len(srcs) > 1 else srcs[0]]
+    stages = [SeededMix(srcs, weights, longest=cfg.mode == "epoch", seed=cfg.seed) if len(srcs) > 1 else srcs[0]]
     if cfg.shuffle_buffer and cfg.split == "train":
         # seeded: webdataset's default seeds the buffer from the pid and the clock, which made
         # two runs of the same config train on different orders

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import resource
 import time
 from collections import defaultdict
@@ -27,6 +28,7 @@ class RunLogger:
             from torch.utils.tensorboard import SummaryWriter
 
             self.tb = SummaryWriter(str(run_dir / "tensorboard"))
+            self.jsonl = open(run_dir / "losses.jsonl", "a")  # the same scalars as text: one line per flush
         self.bar = tqdm(total=total, initial=start, disable=not (progress and self.main), unit="step",
                         dynamic_ncols=True)
         self.reset()
@@ -81,6 +83,10 @@ class RunLogger:
             for src, n in self.mixture.items():
                 self.tb.add_scalar(f"mixture/{src}", n / total, step)
             self.bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}", gps=f"{graphs / dt:.0f}")
+            k = len(names)
+            per = {n: float(sums[2 + i]) / float(sums[2 + k + i]) for i, n in enumerate(names) if float(sums[2 + k + i])}
+            self.jsonl.write(json.dumps({"step": step, "loss": loss, "lr": lr, "losses": per}) + "\n")
+            self.jsonl.flush()
         self.reset()
         return {"graphs_per_s": graphs / dt, "atoms_per_s": atoms / dt, "peak_mb_rank0": peak_memory_mb(device),
                 "world_size": dist.world()}
@@ -95,3 +101,4 @@ class RunLogger:
         self.bar.close()
         if self.tb:
             self.tb.close()
+            self.jsonl.close()

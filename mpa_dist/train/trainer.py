@@ -185,14 +185,22 @@ class Trainer:
         deadline = time.time() + c.finetune.max_seconds if c.finetune.max_seconds else math.inf
         log = RunLogger(self.run_dir, total, self.step, c.progress, list(self.model.output_kinds()))
         inv = {v: k for k, v in self.vocab.items()}
-        stage, it = None, None
-        metrics = {}
+        it, metrics, resume = None, {}, self._data_resume()
+        self.stage = None
         while self.step < total:
             s = int(self.step / total * max(c.data.dft_stages, 1)) if self.dft else 0
-            if s != stage:  # a new loader when the mixture changes, or on (re)start
-                stage, it = s, iter(self._loader("train", "stream", seed=c.seed * 100003 + self.step,
-                                                 weights=self._weights(self.step / total)))
+            if s != self.stage:  # a new loader when the mixture changes, or on (re)start
+                exact = resume is not None and resume["stage"] == s
+                self.stage, self.stage_start = s, resume["stage_start"] if exact else self.step
+                it = iter(self._loader("train", "stream", seed=c.seed * 100003 + self.stage_start,
+                                       weights=self._weights(self.stage_start / total)))
+                self.consumed = 0
+                for _ in range(resume["consumed"] if exact else 0):  # the batches drawn before the restart
+                    next(it)
+                    self.consumed += 1
+                resume = None
             batch = next(it).to(self.device, self.dtype)
+            self.consumed += 1
             apply_transforms(batch, self.transforms)
             self.engine.train()
             out = self.engine(batch)
@@ -230,6 +238,25 @@ class Trainer:
         log.close()
         return metrics
 
+    def _data_resume(self) -> dict | None:
+        """Where the data stream stood at the checkpoint, if this run can continue it exactly: the same
+        ranks and loader workers (each reads its own part of the stream)."""
+        pos = getattr(self, "data_position", None)
+        if not pos:
+            return None
+        now = {"world": dist.world(), "workers": self.cfg.data.num_workers}
+        if {k: pos[k] for k in now} == now:
+            return pos
+        note = (f"resumed with {now['world']} rank(s) x {now['workers']} loader worker(s) where the checkpoint was "
+                f"written with {pos['world']} x {pos['workers']}: the data position cannot be restored exactly, so "
+                f"the stream restarts from a new seed at step {self.step} (stream mode resamples shards with "
+                f"replacement: no epoch is cut short or repeated, but the batches differ from an uninterrupted run)")
+        if dist.is_main():
+            print(note, flush=True)
+            with open(self.run_dir / "resume.log", "a") as f:
+                f.write(note + "\n")
+        return None
+
     def _bad_step(self):
         self.bad_in_row += 1
         self.bad_total += 1
@@ -266,16 +293,23 @@ class Trainer:
     def _client_state(self) -> dict:
         return {"step": self.step, "bad_total": self.bad_total, "best": self.best, "since_best": self.since_best,
                 "vocab": self.vocab, "rng": _rng_state(),
+                "data": {"stage": getattr(self, "stage", None), "stage_start": getattr(self, "stage_start", 0),
+                         "consumed": getattr(self, "consumed", 0), "world": dist.world(),
+                         "workers": self.cfg.data.num_workers},
                 "ema": None if self.ema is None else {k: v.cpu() for k, v in self.ema.state_dict().items()}}
 
     def _restore(self, client: dict):
         self.step, self.bad_total = client["step"], client["bad_total"]
         self.best, self.since_best = client["best"], client["since_best"]
         _set_rng_state(client["rng"])
+        self.data_position = client.get("data")
         if self.ema is not None and client.get("ema"):
             self.ema.load_state_dict(client["ema"])
         if dist.is_main():
-            print(f"resumed {self.cfg.phase} from step {self.step} in {self.run_dir}", flush=True)
+            pos = client.get("data") or {}
+            print(f"resumed {self.cfg.phase} from step {self.step} in {self.run_dir}; the data stream continues after "
+                  f"the {pos.get('consumed', '?')} batches its loader had drawn since step {pos.get('stage_start', '?')}",
+                  flush=True)
 
     def finish(self) -> dict:
         """Post-training: the best model on validation, rebuilt from its export without DeepSpeed,
