@@ -4,6 +4,7 @@ mid-trained models and direct fine-tuning from the pre-trained one."""
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -23,12 +24,39 @@ def _launch(script: str, *overrides: str) -> None:
     subprocess.run(cmd, check=True, cwd=ROOT)
 
 
-def midtrain_overrides(amount, run_dir: Path) -> list[str]:
+def midtrain_overrides(amount, run_dir: Path, steps: int | None = None) -> list[str]:
     """Every first-principles source of mid-training limited to `amount` structures (0: none)."""
+    extra = [f"steps={steps}"] if steps else []
     if amount == 0:
-        return [f"run_dir={run_dir}", "data.dft_sources={}", "data.dft_share=[0.0,0.0]"]
+        return [f"run_dir={run_dir}", "data.dft_sources={}", "data.dft_share=[0.0,0.0]", *extra]
     n = "null" if amount is None else str(amount)
-    return [f"run_dir={run_dir}", f"size.qm9={n}", f"size.composition_dft={n}"]
+    return [f"run_dir={run_dir}", f"size.qm9={n}", f"size.composition_dft={n}", *extra]
+
+
+def dft_structures(data_cfg, amount) -> int:
+    """First-principles structures mid-training draws from for `amount` per source (after the
+    evaluation compounds are left out): the training splits of its dft_sources."""
+    from mpa_dist.train import plan
+
+    if amount == 0:
+        return 0
+    total = 0
+    for dataset in data_cfg.dft_sources:
+        path = plan.ensure_shards(data_cfg, dataset, amount)
+        total += plan.manifest(path)["splits"]["train"]["num_written"]
+    return total
+
+
+def midtrain_steps(cfg, base_steps: int, n_dft: int, share: float) -> tuple[int, bool]:
+    """(steps, capped). epochs mode: enough steps to see the first-principles data dft_epochs times at
+    `share` of structures_per_step, and never fewer than the preset's (the experimental data is then
+    seen at least as often as in the smallest arm); steps mode: the preset's."""
+    if cfg.budget == "steps" or n_dft == 0:
+        return base_steps, False
+    need = math.ceil(cfg.dft_epochs * n_dft / (cfg.structures_per_step * max(share, 1e-9)))
+    steps = max(base_steps, need)
+    cap = cfg.max_midtrain_steps
+    return (min(steps, cap), True) if cap and steps > cap else (steps, False)
 
 
 def run_scaling(cfg) -> Path:
@@ -40,15 +68,44 @@ def run_scaling(cfg) -> Path:
     pre = Path(cfg.pretrained).resolve() if cfg.pretrained else runs / "pretrain" / "model"
     if not pre.with_suffix(".json").exists():
         _launch("pretrain.py", *common, f"run_dir={pre.parent}")
+    if cfg.budget not in ("epochs", "steps"):
+        raise ValueError(f"scaling.budget must be 'epochs' or 'steps', not {cfg.budget!r}")
     arms = {"direct": str(pre)}
+    mid_cfg = _midtrain_config(common)
+    share = sum(mid_cfg.data.dft_share) / 2
+    budgets = {}
     for amount in cfg.amounts:
         mid = runs / f"midtrain-{arm_name(amount)}"
+        n_dft = dft_structures(_with_amount(mid_cfg, amount).data, amount)
+        steps, capped = midtrain_steps(cfg, int(mid_cfg.steps), n_dft, share)
+        budgets[arm_name(amount)] = {"dft_structures": n_dft, "midtrain_steps": steps, "capped": capped,
+                                     "dft_epochs_seen": steps * cfg.structures_per_step * share / n_dft if n_dft else 0}
+        print(f"scaling: {arm_name(amount)}: {n_dft} first-principles structures, {steps} mid-training steps"
+              f"{' (capped)' if capped else ''}", flush=True)
         if not (mid / "model.json").exists():
-            _launch("midtrain.py", *common, f"init_from={pre}", *midtrain_overrides(amount, mid))
+            _launch("midtrain.py", *common, f"init_from={pre}", *midtrain_overrides(amount, mid, steps))
         arms[arm_name(amount)] = str(mid / "model")
     arms_override = "{" + ",".join(f"{k}:'{v}'" for k, v in arms.items()) + "}"
     sweep_out = out / "sweep"
     _launch("posttrain.py", *common, f"sweep={cfg.sweep_config}", "~sweep.arms", f"+sweep.arms={arms_override}",
             f"sweep.out={sweep_out}", f"run_dir={out / 'posttrain'}", *cfg.sweep_overrides)
     amounts = {arm_name(a): a for a in cfg.amounts}
-    return write_scaling(out, sweep_out / "results.csv", amounts, OmegaConf.to_container(cfg))
+    return write_scaling(out, sweep_out / "results.csv", amounts, OmegaConf.to_container(cfg), budgets)
+
+
+def _midtrain_config(common: list[str]):
+    """The mid-training config the study's launches compose (to read its steps, shares and sources)."""
+    from hydra import compose, initialize_config_dir
+
+    import mpa_dist.train.resolvers  # noqa: F401
+
+    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
+        cfg = compose("midtrain", overrides=[o for o in common if not o.startswith("name=")])
+    return cfg
+
+
+def _with_amount(cfg, amount):
+    c = OmegaConf.create(OmegaConf.to_container(cfg))
+    n = None if amount is None else amount
+    c.size.qm9, c.size.composition_dft = n, n
+    return OmegaConf.create(OmegaConf.to_container(c, resolve=True))

@@ -28,10 +28,16 @@ def _mean_mae(run_dir):
     return np.mean([v for k, v in val.items() if k.startswith("mae/") and "@qm9" in k and "tensor" not in k])
 
 
+DEEPSPEED = [sys.executable, "-m", "deepspeed.launcher.runner", "--num_gpus", "2", "--master_port", "29547"]
+
+
 @pytest.mark.slow
-def test_sigkill_then_restart_resumes_and_matches(tmp_path):
-    launch("pretrain.py", *smoke(tmp_path / "a", "pretrain", *STEPS))
-    args = [sys.executable, str(ROOT / "launch" / "pretrain.py"), *smoke(tmp_path / "b", "pretrain", *STEPS)]
+@pytest.mark.parametrize("launcher", [None, pytest.param(DEEPSPEED, marks=pytest.mark.multiprocess)],
+                         ids=["one-process", "deepspeed-2-ranks"])
+def test_sigkill_then_restart_resumes_and_matches(tmp_path, launcher):
+    launch("pretrain.py", *smoke(tmp_path / "a", "pretrain", *STEPS), launcher=launcher)
+    args = (launcher or [sys.executable]) + [str(ROOT / "launch" / "pretrain.py"),
+                                             *smoke(tmp_path / "b", "pretrain", *STEPS)]
     log = open(tmp_path / "killed_run.log", "w")
     p = subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=clean_env(),
                          start_new_session=True)
@@ -46,7 +52,7 @@ def test_sigkill_then_restart_resumes_and_matches(tmp_path):
     p.wait()
     killed_at = int(latest.read_text().strip().removeprefix("step"))
     assert 20 <= killed_at < 40
-    out = launch("pretrain.py", *smoke(tmp_path / "b", "pretrain", *STEPS))
+    out = launch("pretrain.py", *smoke(tmp_path / "b", "pretrain", *STEPS), launcher=launcher)
     assert f"resumed pretrain from step {killed_at}" in out.stdout + out.stderr
     assert result(tmp_path / "b" / "pretrain")["step"] == 40
     la, lb = _losses(tmp_path / "a" / "pretrain"), _losses(tmp_path / "b" / "pretrain")

@@ -49,6 +49,33 @@ def test_smoke_scaling_study(pretrained, tmp_path):
     assert (table["seeds"] == 1).all()  # the sweep's own seed list, from sweep_overrides
     assert (table["mean_relative_mae"] > 0).all()
     res = pd.read_csv(out / "sweep" / "results.csv")
-    assert set(res["arm"]) == {"direct", "dft_0", "dft_100"} and set(res["seed"]) == {1}
+    assert set(res["arm"]) == {"direct", "dft_0", "dft_100", "dummy", "rf"} and set(res["seed"]) == {1}
     md = (out / "scaling.md").read_text()
     assert "dft_100" in md and "scaling.png" in md and (out / "scaling.png").stat().st_size > 5000
+    assert "budget mode **epochs**" in md and "Mid-training budgets" in md and "**0** evaluation compounds" in md
+    assert "molecule tasks" in md and "composition tasks" in md
+
+
+def test_slope_says_whether_the_gain_grows():
+    from mpa_dist.report.scaling_report import sentence, slope
+
+    grows = pd.DataFrame({"arm": ["a", "b", "c", "d"], "dft_structures": [10, 100, 1000, 10000],
+                          "mean_change_": [-2.0, -5.1, -7.9, -11.0]})
+    fit = slope(grows)
+    assert fit["slope"] == pytest.approx(-3.0, abs=0.1) and fit["high"] < 0 and "grows" in sentence(fit, "x")
+    flat = grows.assign(mean_change_=[-5.0, -9.0, -4.0, -8.5])
+    assert "flat within noise" in sentence(slope(flat), "x")
+    assert "too few" in sentence(slope(grows.iloc[:2]), "x")
+
+
+def test_epochs_budget_grows_with_the_data_and_steps_budget_does_not():
+    from omegaconf import OmegaConf
+
+    from mpa_dist.tune.scaling import midtrain_steps
+
+    cfg = OmegaConf.create({"budget": "epochs", "dft_epochs": 1.0, "structures_per_step": 40, "max_midtrain_steps": None})
+    assert midtrain_steps(cfg, 150, 0, 0.35) == (150, False)
+    assert midtrain_steps(cfg, 150, 1000, 0.35) == (150, False)  # never fewer than the preset's
+    assert midtrain_steps(cfg, 150, 100000, 0.35) == (7143, False)
+    assert midtrain_steps(OmegaConf.merge(cfg, {"max_midtrain_steps": 2000}), 150, 100000, 0.35) == (2000, True)
+    assert midtrain_steps(OmegaConf.merge(cfg, {"budget": "steps"}), 150, 100000, 0.35) == (150, False)
