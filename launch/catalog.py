@@ -7,12 +7,15 @@ import hydra
 from omegaconf import DictConfig
 
 from mpa_dist.data.catalog import registry
-from mpa_dist.data.catalog.format import table
+from mpa_dist.data.catalog.format import table, task_detail
 
 
 @hydra.main(config_path="../configs", config_name="catalog", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     warnings.filterwarnings("ignore", message="No Pauling electronegativity")  # pymatgen, noble gases
+    if cfg.task:
+        print(task_detail(cfg.task))
+        return
     if cfg.format not in ("table", "json"):
         raise ValueError(f"format must be 'table' or 'json', not {cfg.format!r}")
     items = registry.catalog(rebuild=cfg.rebuild)

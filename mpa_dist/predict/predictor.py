@@ -90,6 +90,16 @@ class Predictor:
         cache = ConformerCache(cache_dir() / "conformers.sqlite") if conformer_cache else None
         return cls(members, Limits.of([m.meta for m in members], max_atoms), torch.device(device), cache)
 
+    @classmethod
+    def from_sweep(cls, run: str, task: str, arm: str = "mpa", scheme: str = "random", seed: int = 0,
+                   runs: str | Path = "runs", **kw) -> Predictor:
+        """The model a sweep selected for (task, arm, scheme, seed): runs/<run>/sweep/best/<task>-<arm>-<scheme>-s<seed>."""
+        path = Path(runs) / run / "sweep" / "best" / f"{task}-{arm}-{scheme}-s{seed}"
+        if not (path / "model.json").exists():
+            have = sorted(p.name for p in path.parent.glob("*")) if path.parent.is_dir() else []
+            raise FileNotFoundError(f"{path}: no model there; the sweep selected: {', '.join(have) or 'none'}")
+        return cls.load(path, **kw)
+
     def predict(self, smiles=None, structures=None, formulas=None, conformers: int = 4, seed: int = 0,
                 conditions: dict | list[dict] | None = None, batch_atoms: int = 4096) -> pd.DataFrame:
         """Exactly one of smiles= (strings), structures= (ase Atoms, pymatgen Structure or

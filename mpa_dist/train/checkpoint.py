@@ -20,6 +20,24 @@ from mpa_dist.data.offline import sha256_file
 from mpa_dist.train import distributed as dist
 
 CKPT_DIR = "checkpoints"
+FORMAT = 1  # the layout of model.json / model.safetensors; a newer one is refused, never misread
+
+
+def provenance() -> dict:
+    """What wrote an export: its format, the package, torch and e3nn versions, the git commit if any."""
+    import subprocess
+
+    import e3nn
+
+    from mpa_dist import __version__
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                                text=True, timeout=5).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    return {"format": FORMAT, "mpa_dist_version": __version__, "commit": commit, "torch": torch.__version__,
+            "e3nn": e3nn.__version__}
 
 
 class CheckpointError(RuntimeError):
@@ -71,15 +89,18 @@ def export(state: dict[str, torch.Tensor], meta: dict, path: Path) -> None:
     st, js = path.with_suffix(".safetensors"), path.with_suffix(".json")
     state = {k: v.contiguous() for k, v in state.items() if v is not None}
     save_file(state, str(st) + ".tmp", metadata={"format": "mpa_dist"})
-    meta = {**meta, "sha256": sha256_file(Path(str(st) + ".tmp"))}
+    meta = {**meta, **provenance(), "sha256": sha256_file(Path(str(st) + ".tmp"))}
     js.with_suffix(".json.tmp").write_text(json.dumps(meta, indent=1))
     os.replace(str(st) + ".tmp", st)
     os.replace(js.with_suffix(".json.tmp"), js)
 
 
 def load_exported(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
-    """Weights and metadata of an exported model; a truncated or tampered file is a clear error."""
+    """Weights and metadata of an exported model (its path, with or without .safetensors, or the folder
+    holding model.*); a truncated or tampered file is a clear error."""
     path = Path(path)
+    if path.is_dir() and (path / "model.json").exists():
+        path = path / "model"
     st = path if path.suffix == ".safetensors" else path.with_suffix(".safetensors")
     js = st.with_suffix(".json")
     if not st.exists() or not js.exists():
@@ -92,6 +113,10 @@ def load_exported(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
         meta = json.loads(js.read_text())
     except json.JSONDecodeError as e:
         raise CheckpointError(f"{js} is not valid JSON: {e}") from None
+    fmt = meta.get("format", 0) if isinstance(meta, dict) else None
+    if not isinstance(fmt, int) or fmt > FORMAT:
+        raise CheckpointError(f"{js} has export format {fmt!r}, written by mpa_dist {meta.get('mpa_dist_version', '?')}; "
+                              f"this mpa_dist reads formats up to {FORMAT}: upgrade mpa_dist to load it")
     for key in ("model", "heads", "source_vocab", "sha256"):
         if key not in meta:
             raise CheckpointError(f"{js} lacks {key!r}: not an mpa_dist model export")

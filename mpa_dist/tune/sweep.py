@@ -132,6 +132,8 @@ def run_sweep(cfg) -> dict:
     info = {"wall_s": wall, "slots": slots, "trial_seconds": busy, "utilisation": busy / (wall * slots),
             "trials": len(trials), "failed": int(trials["error"].sum()), "groups": len(best),
             "ray_address": address if sw["address"] else "local"}
+    for b in best:  # found by name: sweep/best/<task>-<arm>-<scheme>-s<seed>/model.{safetensors,json}
+        b["model"] = _publish(out, b)
     rows = [_row(b, s) | {"exposed": a["exposed"], "eval_compounds": a["evaluation_compounds"]}
             for b, s, a in zip(best, scored, audits)]
     rows += [f["row"] for f in fitted]
@@ -147,6 +149,24 @@ def run_sweep(cfg) -> dict:
           f"sum of trial times / (wall x slots) = {info['utilisation']:.2f}; report: {out / 'report.md'}", flush=True)
     (out / "sweep.json").write_text(json.dumps(info, indent=1))
     return info
+
+
+def best_name(task: str, arm: str, scheme: str, seed: int) -> str:
+    return f"{task}-{arm}-{scheme}-s{seed}"
+
+
+def _publish(out: Path, b: dict) -> str:
+    """The group's selected model copied to sweep/best/<name>/model.*; its path relative to the sweep
+    folder (the folder can be moved)."""
+    import shutil
+
+    src = Path(b["model"])
+    dst = out / "best" / best_name(b["task"], b["arm"], b["scheme"], b["seed"])
+    dst.mkdir(parents=True, exist_ok=True)
+    for ext in (".safetensors", ".json"):
+        shutil.copyfile(src.with_suffix(ext), (dst / "model").with_suffix(ext + ".tmp"))
+        (dst / "model").with_suffix(ext + ".tmp").replace((dst / "model").with_suffix(ext))
+    return str((dst / "model").relative_to(out))
 
 
 def _write_exposure(out: Path, best: list[dict], audits: list[dict]) -> None:

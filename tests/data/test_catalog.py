@@ -110,3 +110,14 @@ def test_unknown_dataset_names_the_known_ones():
 def test_misspelt_option_is_an_error():
     out = subprocess.run([sys.executable, "launch/catalog.py", "formt=json"], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode != 0 and "formt" in out.stderr
+
+
+@pytest.mark.slow
+def test_one_task_in_full_by_its_full_name(catalog_json):
+    long = max((i["name"] for i in catalog_json), key=len)
+    assert len(long) > 28  # names are never cut: they are what finetune.task= takes
+    table = subprocess.run([sys.executable, "launch/catalog.py"], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert long in table.stdout
+    out = subprocess.run([sys.executable, "launch/catalog.py", f"task={long}"], cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout
+    assert long in out and "sources:" in out and "fold4" in out and "random " in out

@@ -49,3 +49,9 @@ def test_a_command_finds_the_configs_from_any_directory(tmp_path):
                        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
     assert p.returncode == 0, p.stderr
     assert "ckpt: a" in p.stdout and "conformers: 7" in p.stdout
+
+
+def test_package_version_is_the_declared_one():
+    import mpa_dist
+
+    assert tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"] == mpa_dist.__version__

@@ -104,3 +104,21 @@ def test_loading_never_unpickles(multi_export, monkeypatch):
     atoms = bulk("Cu", "fcc", a=3.6)
     atoms.calc = MPACalculator(multi_export, head="energy@mlearn")
     assert atoms.get_stress().shape == (6,)
+
+
+def test_an_export_of_a_newer_format_is_refused_with_the_versions(tmp_path):
+    import json
+
+    import torch
+
+    from mpa_dist.train import checkpoint
+
+    path = tmp_path / "model"
+    checkpoint.export({"w": torch.zeros(2)}, {"model": {}, "heads": [], "source_vocab": {}}, path)
+    meta = json.loads(path.with_suffix(".json").read_text())
+    assert meta["format"] == checkpoint.FORMAT and meta["mpa_dist_version"] and meta["torch"] and meta["e3nn"]
+    assert checkpoint.load_exported(tmp_path)[1]["sha256"] == meta["sha256"]  # the folder is enough
+    path.with_suffix(".json").write_text(json.dumps({**meta, "format": checkpoint.FORMAT + 1,
+                                                     "mpa_dist_version": "9.9"}))
+    with pytest.raises(checkpoint.CheckpointError, match="format 2, written by mpa_dist 9.9.*upgrade"):
+        checkpoint.load_exported(path)

@@ -144,6 +144,13 @@ def test_smoke_sweep_on_a_running_ray_cluster_writes_the_report(midtrained, ray_
     assert "| boiling_point" in report and "MPA vs direct" in report and "wall x slots" in report
     assert "**0** evaluation compounds" in report and "the random forest beats it on" in report
     assert "vs_baseline_%" in report and len(json.loads((out / "exposure.json").read_text())) == 6
+    # the selected models by name, as the README's prediction example uses them
+    from mpa_dist.predict import Predictor
+
+    assert set(models["model"]) == {f"best/{t}-{a}-random-s0/model" for t in ("boiling_point", "expt_gap")
+                                    for a in ("mpa", "direct", "scratch")}
+    pred = Predictor.load(out / "best" / "boiling_point-mpa-random-s0").predict(smiles=["CCO", "c1ccccc1O"])
+    assert pred["error"].fillna("").eq("").all() and pred.filter(like="boiling_point").notna().all().all()
     assert (out / "change.png").stat().st_size > 5000 and (out / "parity.png").stat().st_size > 5000
     info = json.loads((out / "sweep.json").read_text())
     assert info["trials"] == 12 and 0 < info["utilisation"] <= 1.0
