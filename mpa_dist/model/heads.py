@@ -91,7 +91,7 @@ class HybridHead(Head):
         super().__init__(name, irreps, max_z, bool(element_reference))
         self.additive = mlp(self.c, self.c, 1)
         self.pool = AttentionPool(self.c, 4 if self.c % 4 == 0 else 1)
-        self.mix = nn.Parameter(torch.zeros(()))
+        self.mix = nn.Parameter(torch.zeros(1))  # (1,), not 0-dim: DeepSpeed cannot broadcast 0-dim parameters
 
     def forward(self, x, batch, pos):
         s = x[:, :self.c]

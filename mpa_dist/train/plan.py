@@ -3,6 +3,7 @@ labels need, and the vocabulary of sources the model embeds."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,12 +50,16 @@ def ensure_shards(data_cfg, dataset: str, limit: int | None) -> str:
             raise ValueError(f"{path}: shards written by data code {version}, this checkout's is {current}: "
                              f"write them again with launch/make_shards.py and upload the folder")
         return path
-    m = Path(path) / "manifest.json"
-    stale = m.exists() and json.loads(m.read_text()).get("version") != code_version()
-    if dist.is_main() and (stale or not m.exists()):  # make_shards reuses the shards still valid
-        make_shards(dataset, path, limit=limit, scheme=data_cfg.scheme, workers=data_cfg.shard_workers,
-                    conformers=data_cfg.conformers, min_shards=data_cfg.min_shards, progress=True,
-                    privileged=privileged, eval_schemes=eval_schemes)
+    if dist.is_main():
+        Path(path).mkdir(parents=True, exist_ok=True)
+        # one writer at a time: the trials of a sweep and its scoring tasks may ask for the same folder
+        with open(Path(path) / ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            m = Path(path) / "manifest.json"
+            if not m.exists() or json.loads(m.read_text()).get("version") != code_version():
+                make_shards(dataset, path, limit=limit, scheme=data_cfg.scheme, workers=data_cfg.shard_workers,
+                            conformers=data_cfg.conformers, min_shards=data_cfg.min_shards, progress=True,
+                            privileged=privileged, eval_schemes=eval_schemes)  # reuses the shards still valid
     dist.barrier()
     return path
 

@@ -124,11 +124,38 @@ def cached_features(backbone, loader_of, ckpt_sha256: str, shard_paths: list[str
     return batches
 
 
+def merge(batches: list[Batch], max_graphs: int) -> list[Batch]:
+    """Cached batches joined into batches of up to `max_graphs` graphs (conformers of one molecule stay
+    together): with no edges left to bound, the head trains on a few large batches per epoch."""
+    out, group = [], []
+    for b in batches:
+        if group and sum(x.num_graphs for x in group) + b.num_graphs > max_graphs:
+            out.append(_join(group))
+            group = []
+        group.append(b)
+    return out + ([_join(group)] if group else [])
+
+
+def _join(bs: list[Batch]) -> Batch:
+    if len(bs) == 1:
+        return bs[0]
+    offsets = torch.cumsum(torch.tensor([0] + [b.num_graphs for b in bs[:-1]]), 0)
+    cat = lambda name: torch.cat([getattr(b, name) for b in bs])
+    dcat = lambda name: {k: torch.cat([getattr(b, name)[k] for b in bs]) for k in getattr(bs[0], name)}
+    return Batch(numbers=cat("numbers"), pos=cat("pos"), atom_weight=cat("atom_weight"),
+                 graph=torch.cat([b.graph + o for b, o in zip(bs, offsets)]), edge_index=bs[0].edge_index[:, :0],
+                 edge_shift=bs[0].edge_shift[:0], cell=cat("cell"), num_nodes=cat("num_nodes"),
+                 input_kind=cat("input_kind"), source=cat("source"), conditions=dcat("conditions"),
+                 labels=dcat("labels"), label_mask=dcat("label_mask"), keys=[k for b in bs for k in b.keys],
+                 groups=[g for b in bs for g in b.groups], features=cat("features"))
+
+
 def fit_head(model, train: list[Batch], val: list[Batch], vocab: dict, transforms: dict, ft, loss_cfg,
              weight_decay: float, seed: int, score_of) -> tuple[float, int]:
     """Trains the heads of `model` on cached features; leaves the best state on validation in them.
     Returns (best validation score, epochs run)."""
     heads = HeadsOnFeatures(model)
+    train, val = merge(train, ft.lp_batch_graphs), merge(val, 4 * ft.lp_batch_graphs)
     params = [p for p in model.heads.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=ft.lp_lr, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(ft.lp_epochs, 1), eta_min=ft.lp_lr * 0.05)

@@ -95,7 +95,8 @@ class FinetuneSchema:
     max_seconds: Optional[float] = None  # a wall-clock cap per run: it stops, keeping the best so far
     lp_epochs: int = 300  # lp / lp_ft: epochs of head fitting on cached features (early-stopped)
     lp_lr: float = 3e-3
-    lp_patience: int = 30
+    lp_patience: int = 20
+    lp_batch_graphs: int = 256  # graphs per head-fitting batch (cached batches are joined up to it)
     results: Optional[str] = None  # a results file to append the test metrics to (JSON lines)
     test: bool = True  # evaluate the test split at the end (a sweep's trials: false, tested once after)
 

@@ -286,8 +286,10 @@ class Trainer:
 
     def evaluate(self, split: str) -> dict:
         module = self.ema.module if self.ema is not None else self.engine.module
+        # post-training selects and stops on validation: always the whole split, never a few batches of it
+        batches = 0 if self.cfg.phase == "posttrain" else self.cfg.eval_batches
         return evaluate(module, self._loader(split, "epoch"), self.device, self.dtype, self.vocab, self.transforms,
-                        self.cfg.eval_batches)
+                        batches)
 
     # ---- state ----------------------------------------------------------------------
     def _client_state(self) -> dict:

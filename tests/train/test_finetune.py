@@ -84,6 +84,10 @@ def test_cached_features_are_reused_and_feed_the_same_head(qm9_records, tmp_path
             torch.testing.assert_close(heads(a)["gap"], m(b)["gap"], rtol=1e-5, atol=1e-5)
             torch.testing.assert_close(heads(c)["gap"], heads(a)["gap"])
             assert c.keys == b.keys and torch.equal(c.labels["gap"], b.labels["gap"])
+        # joined into one batch for head fitting, the same predictions graph for graph
+        (joined,) = probe.merge(first, max_graphs=64)
+        torch.testing.assert_close(heads(joined)["gap"], torch.cat([heads(a)["gap"] for a in first]))
+        assert joined.keys == first[0].keys + first[1].keys and len(probe.merge(first, max_graphs=8)) == 2
 
 
 def test_lora_merge_gives_the_same_predictions(qm9_records):
