@@ -145,7 +145,9 @@ def validate(cfg: DictConfig) -> DictConfig:
     bad = [s for s in merged.data.eval_schemes if s not in SCHEMES]
     if bad:
         raise ValueError(f"data.eval_schemes: {bad} not among {SCHEMES}")
-    if merged.data.scheme not in merged.data.eval_schemes and not merged.data.privileged:
+    # phases that read first-principles data must leave out their own scheme's evaluation compounds;
+    # post-training reads none (its parent's schemes are checked when it loads it)
+    if merged.phase != "posttrain" and merged.data.scheme not in merged.data.eval_schemes and not merged.data.privileged:
         raise ValueError(f"data.scheme={merged.data.scheme} is not in data.eval_schemes={list(merged.data.eval_schemes)}: "
                          f"first-principles data would keep that scheme's evaluation compounds; add it, e.g. "
                          f"data.eval_schemes=[{', '.join([*merged.data.eval_schemes, merged.data.scheme])}]")

@@ -94,14 +94,13 @@ def run_scaling(cfg) -> Path:
 
 
 def _midtrain_config(common: list[str]):
-    """The mid-training config the study's launches compose (to read its steps, shares and sources)."""
-    from hydra import compose, initialize_config_dir
+    """The mid-training config the study's launches compose (its steps, shares and sources), printed by
+    the launcher itself (`--cfg job`): the study runs inside a Hydra app, which cannot compose another."""
+    cmd = [sys.executable, str(ROOT / "launch" / "midtrain.py"), *common, "--cfg", "job"]
+    out = subprocess.run(cmd, check=True, cwd=ROOT, capture_output=True, text=True).stdout
+    import mpa_dist.train.resolvers  # noqa: F401  (the resolvers its interpolations use)
 
-    import mpa_dist.train.resolvers  # noqa: F401
-
-    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
-        cfg = compose("midtrain", overrides=[o for o in common if not o.startswith("name=")])
-    return cfg
+    return OmegaConf.create(out)
 
 
 def _with_amount(cfg, amount):
