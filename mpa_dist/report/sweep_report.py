@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mpa_dist.tune.space import draw
+
 
 def _mean_std(x: pd.Series) -> str:
     x = x.dropna()
@@ -184,6 +186,12 @@ def plot_parity(scored: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+def _budget(base: dict) -> str:
+    ft = base["finetune"]
+    main = f"up to {ft['epochs']} epochs" if ft.get("epochs") else f"up to {base['steps']} steps"
+    return main + f" (lp: up to {ft['lp_epochs']} head-fitting epochs on cached features)"
+
+
 def write_report(out: Path, rows: list[dict], scored: list[dict], trials: pd.DataFrame, info: dict,
                  base: dict) -> str:
     results = pd.DataFrame(rows)
@@ -210,8 +218,8 @@ def write_report(out: Path, rows: list[dict], scored: list[dict], trials: pd.Dat
     md = [*head, f"# Post-training sweep: {base['name']}", "", exposure, "",
           f"Model `{base['model'].get('channels')}` channels x {base['model'].get('num_layers')} layers; "
           f"{len(sw['tasks'])} tasks x arms {list(sw['arms'])} x splits {sw['schemes']} x seeds {sw['seeds']}; "
-          f"{max(sw['num_samples'], 1)} configuration(s) per group, the same for every arm; up to "
-          f"{base['steps']} steps per trial, ASHA per group; best on validation, test scored once.", "",
+          f"{len(draw(sw['space'], sw['num_samples'], sw['space_seed']))} configuration(s) per group, the same for "
+          f"every arm; budget per trial: {_budget(base)}; ASHA per group; best on validation, test scored once.", "",
           "Test error per arm (mean ± std over seeds; units the task trains in; dummy: the training mean or majority "
           "class; rf: a random forest on RDKit 2-D descriptors or element-property statistics, on the same entries), "
           "MPA's change against direct fine-tuning and against the best baseline (negative: MPA better):", "",

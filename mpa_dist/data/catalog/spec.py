@@ -39,7 +39,7 @@ class TaskSpec:
     tolerance: float = 0.0  # repeats of one entry that differ by more than this are a conflict
     classification: bool = False
     description: str = ""
-    split_key: str = ""  # tasks measured on the same samples share it (default: `property`)
+    split_key: str = ""  # tasks of one property share it (default: `property`): a substance both measure stays in the molecular one
 
     @property
     def split_salt(self) -> str:
