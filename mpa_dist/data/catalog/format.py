@@ -28,8 +28,11 @@ def task_detail(name: str) -> str:
     from mpa_dist.data.catalog import registry
     from mpa_dist.data.exposure import SCHEMES
 
-    ds = registry.get(name)
-    spec = next((t for t in ds.tasks if t.name == name), ds.tasks[0])
+    owner = {t.name: ds for ds in registry.datasets().values() for t in ds.tasks}
+    if name not in owner:
+        raise KeyError(f"unknown task {name!r}; `python launch/catalog.py` lists them")
+    ds = owner[name]
+    spec = next(t for t in ds.tasks if t.name == name)
     entries = ds.entries()
     lines = [f"{spec.name}: {spec.property} [{spec.unit}]", f"  {spec.description}" if spec.description else "",
              f"  kind {spec.kind}, input {spec.input}, readout {spec.readout}, transform {spec.transform}, "
