@@ -36,7 +36,8 @@ class BadLossError(RuntimeError):
 
 class Trainer:
     def __init__(self, cfg, on_eval=None):
-        """on_eval(step, val_metrics, score): called after each validation pass (a sweep reports it)."""
+        """on_eval(step, val_metrics, score, best): called after each validation pass (a sweep reports it);
+        best is the run's best validation score so far, restored on resume."""
         self.cfg = cfg = validate(cfg)
         self.on_eval = on_eval
         self.device = dist.init(cfg.cluster.backend)
@@ -179,7 +180,7 @@ class Trainer:
     def train(self) -> dict:
         c, total = self.cfg, self.total
         if self.probe and self.on_eval is not None:
-            self.on_eval(self.step, {}, self.probe["score"])
+            self.on_eval(self.step, {}, self.probe["score"], min(self.best, self.probe["score"]))
         if total == 0:
             return {}
         deadline = time.time() + c.finetune.max_seconds if c.finetune.max_seconds else math.inf
@@ -230,7 +231,7 @@ class Trainer:
                 log.scalars("val", val, self.step)
                 stop = self._early_stop(val)
                 if self.on_eval is not None:
-                    self.on_eval(self.step, val, self.score(val))
+                    self.on_eval(self.step, val, self.score(val), self.best)
                 if stop or late:
                     break
             if self.step % c.ckpt_every == 0 or self.step == total:

@@ -39,12 +39,13 @@ def run_trial(config: dict, base: dict):
     trial_dir = Path(base["sweep"]["out"]) / "trials" / ctx.get_trial_name()
     cfg = trial_config(base, config, trial_dir)
 
-    def report(step: int, val: dict, score: float):
+    def report(step: int, val: dict, score: float, run_best: float):
         nonlocal best
-        best = min(best, score)
+        best = run_best  # a retried trial resumes its checkpoint, best score included
         tune.report({"score": score, "best_score": best, "step": step, "seconds": time.time() - start,
                      "trial_dir": str(trial_dir)})
 
     result = run_phase(cfg, on_eval=report)
+    best = min(best, result.get("best_val_score", math.inf))
     tune.report({"score": best, "best_score": best, "step": result["step"], "seconds": time.time() - start,
                  "trial_dir": str(trial_dir), "done": True})

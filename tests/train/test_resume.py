@@ -64,3 +64,54 @@ def test_sigkill_then_restart_resumes_and_matches(tmp_path, launcher):
             assert lb[s][name] == pytest.approx(v, rel=1e-4, abs=1e-6), (s, name, v, lb[s][name])
     a, b = _mean_mae(tmp_path / "a" / "pretrain"), _mean_mae(tmp_path / "b" / "pretrain")
     assert b == pytest.approx(a, rel=1e-3)
+
+
+class _Crash(RuntimeError):
+    pass
+
+
+@pytest.mark.slow
+def test_a_retried_sweep_trial_ends_with_its_uninterrupted_twins_validation_error(midtrained, tmp_path,
+                                                                                   monkeypatch):
+    """Tune retries a failed trial (sweep.max_failures) by calling the trial function again in the
+    same trial folder: it resumes the trial's checkpoint, and ends where the uninterrupted trial ends."""
+    from hydra import compose, initialize_config_dir
+    from ray import tune
+
+    import mpa_dist.train.resolvers  # noqa: F401
+    from mpa_dist.tune import sweep, trial
+
+    overrides = smoke(tmp_path, "posttrain", "sweep=smoke", f"sweep.out={tmp_path / 'sweep'}",
+                      f"sweep.arms.mpa={midtrained / 'midtrain' / 'model'}", "steps=30", "eval_every=10",
+                      "ckpt_every=10", "finetune.patience=10")
+    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
+        base = sweep.base_config(compose("posttrain", overrides=overrides))
+    config = {"task": "boiling_point", "arm": "mpa", "scheme": "random", "seed": 0, "hp": {"optim.lr": 1e-3}}
+
+    def run(name: str, crash_at: int | None = None) -> list[dict]:
+        reports = []
+
+        def report(metrics):
+            if crash_at is not None and metrics["step"] == crash_at and not metrics.get("done"):
+                raise _Crash(f"killed at step {crash_at}")
+            reports.append(metrics)
+
+        monkeypatch.setattr(tune, "get_context", lambda: type("Ctx", (), {"get_trial_name": lambda self: name})())
+        monkeypatch.setattr(tune, "report", report)
+        trial.run_trial(config, base)
+        return reports
+
+    twin = run("twin")
+    with pytest.raises(_Crash):  # after its step-10 checkpoint, before the one at step 20
+        run("retried", crash_at=20)
+    retried = run("retried")
+    trials = tmp_path / "sweep" / "trials"
+    assert (trials / "retried" / "checkpoints").is_dir()
+    assert [r["step"] for r in twin] == [10, 20, 30, 30] and [r["step"] for r in retried] == [20, 30, 30]
+    for a, b in zip(twin[1:], retried):  # the same validation scores after the restart, and the same best
+        assert b["score"] == pytest.approx(a["score"], rel=1e-5), (a, b)
+        assert b["best_score"] == pytest.approx(a["best_score"], rel=1e-5), (a, b)
+    va, vb = result(trials / "twin")["val"], result(trials / "retried")["val"]
+    assert va.keys() == vb.keys() and any(k.startswith("mae/") for k in va)
+    for k, v in va.items():
+        assert vb[k] == pytest.approx(v, rel=1e-5), k
