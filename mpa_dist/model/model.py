@@ -14,12 +14,7 @@ from torch import nn
 
 from mpa_dist.model.conformers import aggregate_conformers
 from mpa_dist.model.derivatives import apply_strain, energy_derivatives
-
-
-def label_of(output: str) -> str:
-    """The label an output learns from: `gap@qm9` -> `gap`; `dipole@qm9_vector` -> `dipole_vector`."""
-    base, _, src = output.partition("@")
-    return base + "_vector" if src.endswith("_vector") and not base.endswith("_vector") else base
+from mpa_dist.model.outputs import OutputSpec, label_of, parse
 
 
 def _suffix(name: str) -> str:
@@ -46,6 +41,12 @@ class MPAModel(nn.Module):
         kinds = {k: v for h in self.heads.values() for k, v in h.outputs.items()}
         kinds.update({k: (k.split("@")[0], None) for k in self.derivative_of})
         return kinds
+
+    def output_specs(self) -> dict[str, OutputSpec]:
+        """output -> OutputSpec (label, source, kind), parsed once (heads do not change after init)."""
+        if getattr(self, "_specs", None) is None:
+            self._specs = {k: parse(k, kind, ext) for k, (kind, ext) in self.output_kinds().items()}
+        return self._specs
 
     def forward(self, batch) -> dict[str, torch.Tensor]:
         need_f = any(k.startswith("forces") for k in self.derivative_of)

@@ -16,18 +16,17 @@ from ase.stress import full_3x3_to_voigt_6_stress
 
 from mpa_dist.data.batch import collate_records
 from mpa_dist.data.readers.structures import from_atoms
-from mpa_dist.model import build_model
-from mpa_dist.model.model import label_of
+from mpa_dist.model.outputs import label_of
 from mpa_dist.predict.heads import head_source
 from mpa_dist.predict.limits import MAX_ATOMS, Limits
-from mpa_dist.train.checkpoint import CheckpointError, load_exported
+from mpa_dist.train.checkpoint import load_model, read_meta
 
 ENERGY_READOUTS = ("energy", "sum")  # extensive scalar readouts: a sum of atomic energies
 
 
-def energy_head(meta: dict, head: str | None = None) -> dict:
+def energy_head(meta, head: str | None = None) -> dict:
     """The head spec to take energies from: `head` by name, else the first with readout energy."""
-    heads = meta["heads"]
+    heads = meta.heads
     listing = ", ".join(f"{h['name']} ({h.get('readout')})" for h in heads)
     if head is None:
         found = [h for h in heads if h.get("readout") == "energy"]
@@ -42,17 +41,17 @@ def energy_head(meta: dict, head: str | None = None) -> dict:
         if spec.get("readout") not in ENERGY_READOUTS:
             raise ValueError(f"head {head!r} has readout {spec.get('readout')!r}: an energy needs a sum over "
                              f"atoms (readout energy or sum); heads: {listing}")
-    task = meta.get("tasks", {}).get(label_of(spec["name"]), {})
-    if task.get("unit", "eV") != "eV" or meta.get("transforms", {}).get(label_of(spec["name"]), "none") != "none":
+    task = meta.tasks.get(label_of(spec["name"]), {})
+    if task.get("unit", "eV") != "eV" or meta.transforms.get(label_of(spec["name"]), "none") != "none":
         raise ValueError(f"head {spec['name']!r} predicts {task.get('unit')!r} (transform "
                          f"{task.get('transform')!r}): ASE needs an energy in eV")
     return spec
 
 
-def energy_heads_for(meta: dict, input_kind: str) -> list[str]:
+def energy_heads_for(meta, input_kind: str) -> list[str]:
     """Heads that can serve as an energy in eV for structures of this kind."""
-    tasks = meta.get("tasks", {})
-    return [h["name"] for h in meta["heads"] if h.get("readout") in ENERGY_READOUTS
+    tasks = meta.tasks
+    return [h["name"] for h in meta.heads if h.get("readout") in ENERGY_READOUTS
             and tasks.get(label_of(h["name"]), {}).get("unit") == "eV"
             and tasks.get(label_of(h["name"]), {}).get("input") == input_kind]
 
@@ -76,21 +75,16 @@ class MPACalculator(Calculator):
     def __init__(self, ckpt: str | Path, head: str | None = None, device: str = "cpu",
                  dtype: torch.dtype = torch.float64, max_atoms: int = MAX_ATOMS, **kwargs):
         super().__init__(**kwargs)
-        state, meta = load_exported(ckpt)
+        meta = read_meta(ckpt)
         spec = energy_head(meta, head)
         self.head = name = spec["name"]
-        self.source, self.vocab = head_source(name, meta), meta["source_vocab"]
-        self.input = meta.get("tasks", {}).get(label_of(name), {}).get("input")
+        self.source, self.vocab = head_source(name, meta), meta.source_vocab
+        self.input = meta.tasks.get(label_of(name), {}).get("input")
         self.meta = meta
         built = {"name": name, "readout": "energy", "forces": True, "stress": True}
         if "element_reference" in spec:
             built["element_reference"] = spec["element_reference"]
-        model = build_model(meta["model"], [built])
-        mine = {k: v for k, v in state.items() if not k.startswith("heads.") or k.startswith(f"heads.{name}.")}
-        try:
-            model.load_state_dict(mine)
-        except RuntimeError as e:
-            raise CheckpointError(f"{ckpt}: weights do not match its .json: {str(e).splitlines()[0]}") from None
+        model, _ = load_model(ckpt, heads=[built])  # this head's weights, not the others'
         self.model = model.to(device=device, dtype=dtype).eval()
         self.device, self.dtype = torch.device(device), dtype
         self.limits = Limits.of([meta], max_atoms)

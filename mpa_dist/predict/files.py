@@ -29,23 +29,41 @@ class Inputs:
     conditions: list[dict] | None = None
 
 
-def read_inputs(spec: str) -> Inputs:
+def read_inputs(spec: str, smiles_column: str | None = None, formula_column: str | None = None) -> Inputs:
     path = Path(spec)
     if path.is_file() and path.suffix.lower() in TABLE_SUFFIXES:
-        return read_table(path)
+        return read_table(path, smiles_column, formula_column)
+    if smiles_column or formula_column:
+        raise InputError(f"{spec}: smiles_column/formula_column name a column of a CSV table, and this is not one")
     return read_structures(spec)
 
 
-def read_table(path: Path) -> Inputs:
+def from_list(kind: str, items: list) -> Inputs:
+    """Inputs given on the command line (smiles=[...] or formulas=[...])."""
+    items = [str(x) for x in items]
+    if not items:
+        raise InputError(f"{kind}: an empty list")
+    return Inputs(kind, items, pd.DataFrame({kind: items}))
+
+
+def read_table(path: Path, smiles_column: str | None = None, formula_column: str | None = None) -> Inputs:
     try:
         df = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: not a readable CSV table: {e}") from None
     lower = {str(c).strip().lower(): c for c in df.columns}
+    named = {k: c for k, c in (("smiles", smiles_column), ("formula", formula_column)) if c}
+    if len(named) > 1:
+        raise InputError(f"{path}: give smiles_column or formula_column, not both")
+    for kind, col in named.items():
+        if col not in df.columns:
+            raise InputError(f"{path}: no column {col!r} ({kind}_column; columns: {list(df.columns)})")
+        lower = {k: c for k, c in lower.items() if k not in INPUT_COLUMNS} | {kind: col}
     found = [k for k in INPUT_COLUMNS if k in lower]
     if len(found) != 1:
         what = "both a 'smiles' and a 'formula' column" if found else "no 'smiles' or 'formula' column"
-        raise InputError(f"{path}: {what} (columns: {list(df.columns)}); give exactly one")
+        raise InputError(f"{path}: {what} (columns: {list(df.columns)}); give exactly one, or name it with "
+                         f"smiles_column= or formula_column=")
     kind = found[0]
     conds = {c: lower[c.lower()] for c in CONDITION_COLUMNS if c.lower() in lower}
     conditions = [{c: row[col] for c, col in conds.items()} for _, row in df.iterrows()] if conds else None

@@ -9,16 +9,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from mpa_dist.model.model import label_of
+from mpa_dist.model.outputs import label_of, parse
 
 
-def head_source(name: str, meta: dict) -> str:
+def head_source(name: str, meta) -> str:
     """`gap@qm9` was trained on qm9 records; a post-trained head (named by its label alone)
-    on its task's records, meta["data"][0]."""
-    if "@" in name:
-        return name.partition("@")[2]
-    data = meta.get("data") or [""]
-    return data[0]
+    on its task's records, meta.data[0]."""
+    return parse(name).source or (meta.data or [""])[0]
 
 
 @dataclass(frozen=True)
@@ -67,11 +64,12 @@ class HeadInfo:
         return value
 
 
-def describe_heads(model, meta: dict) -> list[HeadInfo]:
+def describe_heads(model, meta) -> list[HeadInfo]:
+    """meta: the export's ExportMeta."""
     kinds = model.output_kinds()
-    tasks, transforms = meta.get("tasks", {}), meta.get("transforms", {})
+    tasks, transforms = meta.tasks, meta.transforms
     out = []
-    for h in meta["heads"]:
+    for h in meta.heads:
         name = h["name"]
         label = label_of(name)
         task = tasks.get(label, {})

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 from ase import Atoms
+from tqdm.auto import tqdm
 from pymatgen.core import Molecule, Structure
 
 from mpa_dist.data.readers.formula import composition_record
@@ -38,14 +39,16 @@ def _row(i: int, make, item) -> Row:
 
 
 def smiles_rows(smiles: list, conformers: int = 4, seed: int = 0, cache: ConformerCache | None = None,
-                conditions: list[dict] | None = None) -> list[Row]:
+                conditions: list[dict] | None = None, progress: bool = False) -> list[Row]:
     """K 3-D conformers per SMILES (RDKit ETKDG + MMFF, as in training), all in one group."""
     def make(i, s):
         if _empty(s):
             raise RecordError(_key(i), "empty SMILES")
         return molecule_records(_key(i), str(s).strip(), SOURCE, THEORY, {}, k=conformers, seed=seed, cache=cache,
                                 conditions=_conditions(conditions, i), group=_key(i))
-    return [_row(i, make, s) for i, s in enumerate(smiles)]
+    bar = tqdm(smiles, desc="3-D conformers", unit="mol", leave=False,
+               disable=None if progress and len(smiles) > 100 else True)
+    return [_row(i, make, s) for i, s in enumerate(bar)]
 
 
 def formula_rows(formulas: list, conditions: list[dict] | None = None) -> list[Row]:

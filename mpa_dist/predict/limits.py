@@ -21,9 +21,9 @@ class Limits:
 
     @classmethod
     def of(cls, metas: list[dict], max_atoms: int = MAX_ATOMS) -> Limits:
-        """The tightest limits over the members of an ensemble."""
-        max_z = min(int(m["model"].get("max_z", 118)) for m in metas)
-        seen = [frozenset(m["elements"]) for m in metas if m.get("elements")]
+        """The tightest limits over the members of an ensemble (their ExportMeta)."""
+        max_z = min(m.max_z for m in metas)
+        seen = [frozenset(m.elements) for m in metas if m.elements]
         return cls(max_z, max_atoms, frozenset.intersection(*seen) if seen else None)
 
     def check(self, r: Record) -> Record:

@@ -15,41 +15,34 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from ase.data import chemical_symbols
+from tqdm.auto import tqdm
 
 from mpa_dist.data.batch import add_edges, collate
 from mpa_dist.data.offline import cache_dir
 from mpa_dist.data.readers.smiles import ConformerCache
 from mpa_dist.data.record import RecordError
-from mpa_dist.model import MPAModel, build_model
+from mpa_dist.model import MPAModel
 from mpa_dist.predict.heads import HeadInfo, describe_heads
 from mpa_dist.predict.inputs import Row, formula_rows, smiles_rows, structure_rows
 from mpa_dist.predict.limits import MAX_ATOMS, Limits
-from mpa_dist.train.checkpoint import CheckpointError, load_exported
+from mpa_dist.train.checkpoint import CheckpointError, ExportMeta, exists, load_model
 
 
 @dataclass
 class Member:
     path: Path
     model: MPAModel
-    meta: dict
+    meta: ExportMeta
     heads: list[HeadInfo]
 
 
 def load_member(path: str | Path, device: str | torch.device = "cpu") -> Member:
-    """One export (<path>.safetensors + <path>.json; never unpickled) as an eval-mode model.
-    Energy heads are built without forces and stress: a property table does not need them."""
-    state, meta = load_exported(path)
-    js = Path(path).with_suffix(".json")
-    heads = [{**h, "forces": False, "stress": False} if h.get("readout") == "energy" else h for h in meta["heads"]]
-    try:
-        model = build_model(meta["model"], heads)
-        missing, unexpected = model.load_state_dict(state, strict=False)
-    except (ValueError, KeyError, TypeError, RuntimeError) as e:
-        raise CheckpointError(f"{js}: does not describe the weights next to it: {str(e).splitlines()[0]}") from None
-    if missing or unexpected:
-        raise CheckpointError(f"{js}: does not describe the weights next to it: {len(missing)} missing "
-                              f"(e.g. {missing[:1]}), {len(unexpected)} unexpected (e.g. {unexpected[:1]})")
-    model = model.to(device).eval()
+    """One export as an eval-mode model. Energy heads are built without forces and stress: a
+    property table does not need them."""
+    no_forces = lambda heads: [{**h, "forces": False, "stress": False} if h.get("readout") == "energy" else h
+                               for h in heads]
+    model, meta = load_model(path, device, heads=no_forces)
     return Member(Path(path), model, meta, describe_heads(model, meta))
 
 
@@ -79,10 +72,13 @@ class Predictor:
                                       f"{[h.name for h in self.heads]})")
 
     @classmethod
-    def load(cls, ckpt: str | Path | list, device: str = "cpu", max_atoms: int = MAX_ATOMS,
+    def load(cls, ckpt: str | Path | list, device: str = "auto", max_atoms: int = MAX_ATOMS,
              conformer_cache: bool = True) -> Predictor:
-        """ckpt: an export path (with or without .safetensors) or a list of them (an ensemble).
+        """ckpt: an export path (with or without .safetensors), a folder holding model.*, or a list of
+        them (an ensemble). device: auto (the GPU when there is one), cpu, cuda, cuda:N.
         A truncated or modified file raises CheckpointError naming it."""
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
         paths = [ckpt] if isinstance(ckpt, (str, Path)) else list(ckpt)
         if not paths:
             raise ValueError("no checkpoint given")
@@ -95,18 +91,22 @@ class Predictor:
                    runs: str | Path = "runs", **kw) -> Predictor:
         """The model a sweep selected for (task, arm, scheme, seed): runs/<run>/sweep/best/<task>-<arm>-<scheme>-s<seed>."""
         path = Path(runs) / run / "sweep" / "best" / f"{task}-{arm}-{scheme}-s{seed}"
-        if not (path / "model.json").exists():
+        if not exists(path):
             have = sorted(p.name for p in path.parent.glob("*")) if path.parent.is_dir() else []
             raise FileNotFoundError(f"{path}: no model there; the sweep selected: {', '.join(have) or 'none'}")
         return cls.load(path, **kw)
 
     def predict(self, smiles=None, structures=None, formulas=None, conformers: int = 4, seed: int = 0,
-                conditions: dict | list[dict] | None = None, batch_atoms: int = 4096) -> pd.DataFrame:
+                conditions: dict | list[dict] | None = None, batch_atoms: int = 4096,
+                progress: bool = False) -> pd.DataFrame:
         """Exactly one of smiles= (strings), structures= (ase Atoms, pymatgen Structure or
         Molecule) or formulas= (strings). conditions: {"temperature_K": ..., "pressure_Pa": ...}
         for every row, or one such dict per row. Returns one row per input, in input order: the
-        input, each head's prediction and std, and `error`, empty where the row was predicted
-        and the reason where it was not (its predictions are NaN then)."""
+        input, each head's prediction and std, `error`, empty where the row was predicted
+        and the reason where it was not (its predictions are NaN then), and `warning`, which
+        names any element of the input seen in training only before the model's last phase (an
+        element never seen at all is an error). progress: bars for the 3-D
+        conformers and the forward passes (shown on a terminal, for more than 100 inputs)."""
         given = {k: v for k, v in (("smiles", smiles), ("structure", structures), ("formula", formulas))
                  if v is not None}
         if len(given) != 1:
@@ -117,13 +117,32 @@ class Predictor:
         if conds is not None and len(conds) != len(items):
             raise ValueError(f"{len(conds)} conditions for {len(items)} inputs")
         if kind == "smiles":
-            rows = smiles_rows(items, conformers, seed, self.cache, conds)
+            rows = smiles_rows(items, conformers, seed, self.cache, conds, progress=progress)
         elif kind == "formula":
             rows = formula_rows(items, conds)
         else:
             rows = structure_rows(items, conds)
         rows = [self._check(row) for row in rows]
-        return self._table(kind, items, rows, self._run(rows, batch_atoms))
+        table = self._table(kind, items, rows, self._run(rows, batch_atoms, progress))
+        table["warning"] = [self._warning(row) for row in rows]
+        return table
+
+    def _warning(self, row: Row) -> str:
+        """Elements of the input that the model saw in training only in phases before its last one (for
+        a post-trained model: not in the task's own training data). An element never seen in training
+        at all is refused by the limits (its embedding was never trained): an error, not a warning."""
+        if isinstance(row, RecordError):
+            return ""
+        metas = [m.meta for m in self.members]
+        last = [set(m.lineage[-1]["elements"]) for m in metas if m.lineage and "elements" in m.lineage[-1]]
+        if len(last) < len(metas):
+            return ""  # exported before elements were recorded
+        only_before = {int(z) for r in row for z in r.numbers} - set.intersection(*last)
+        if not only_before:
+            return ""
+        names = ", ".join(chemical_symbols[z] for z in sorted(only_before))
+        return (f"element(s) {names} not in this model's {metas[0].lineage[-1]['phase']} training data (seen "
+                f"only in earlier phases): an extrapolation")
 
     def _check(self, row: Row) -> Row:
         if isinstance(row, RecordError):
@@ -140,18 +159,21 @@ class Predictor:
         return row
 
     @torch.no_grad()
-    def _run(self, rows: list[Row], batch_atoms: int) -> dict[str, list[list[float]]]:
+    def _run(self, rows: list[Row], batch_atoms: int, progress: bool = False) -> dict[str, list[list[float]]]:
         """head -> per row, the predictions (training space) of every conformer and member."""
         values = {h.name: [[] for _ in rows] for h in self.heads}
         for m in self.members:
-            vocab = m.meta["source_vocab"]
+            vocab = m.meta.source_vocab
             items = [(i, add_edges(r, m.model.cutoff)) for i, row in enumerate(rows)
                      if not isinstance(row, RecordError) for r in row]
             for source in dict.fromkeys(h.source for h in m.heads):
                 heads = [h for h in m.heads if h.source == source]
                 todo = [(i, (dataclasses.replace(r, source=source), e, s)) for i, (r, e, s) in items
                         if any(h.takes(r.input) for h in heads)]
-                for chunk in _chunks(todo, batch_atoms):
+                chunks = list(_chunks(todo, batch_atoms))
+                bar = tqdm(chunks, desc=f"{m.path.name}: {source}", unit="batch", leave=False,
+                           disable=None if progress and len(rows) > 100 else True)
+                for chunk in bar:
                     batch = collate([it for _, it in chunk], vocab).to(self.device)
                     out = m.model.predict(batch)
                     for h in heads:

@@ -8,10 +8,9 @@ from collections import Counter
 from pathlib import Path
 
 import pandas as pd
-import torch
 from omegaconf import OmegaConf
 
-from mpa_dist.predict.files import InputError, Inputs, read_inputs
+from mpa_dist.predict.files import InputError, Inputs, from_list, read_inputs
 from mpa_dist.predict.predictor import Predictor
 from mpa_dist.train.checkpoint import CheckpointError
 
@@ -20,19 +19,28 @@ _ARG = {"smiles": "smiles", "formula": "formulas", "structure": "structures"}
 
 def run_predict(cfg) -> pd.DataFrame:
     ckpt = OmegaConf.to_container(cfg.ckpt) if OmegaConf.is_list(cfg.ckpt) else str(cfg.ckpt)
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto" else cfg.device
+    device = str(cfg.device)
+    given = [k for k in ("input", "smiles", "formulas") if cfg.get(k) is not None]
+    if len(given) != 1:
+        raise SystemExit(f"mpa-predict: give exactly one of input=<file>, smiles=[...], formulas=[...] "
+                         f"({'none' if not given else ', '.join(given)} given)")
     try:
+        if given[0] == "input":
+            inputs = read_inputs(str(cfg.input), cfg.smiles_column, cfg.formula_column)
+        else:
+            items = cfg[given[0]]
+            inputs = from_list("smiles" if given[0] == "smiles" else "formula",
+                               list(items) if OmegaConf.is_list(items) else [items])
         predictor = Predictor.load(ckpt, device, cfg.max_atoms)
-        inputs = read_inputs(str(cfg.input))
-    except (CheckpointError, InputError) as e:
+    except (CheckpointError, InputError, FileNotFoundError) as e:
         raise SystemExit(f"error: {e}") from None
     pred = predictor.predict(**{_ARG[inputs.kind]: inputs.items}, conformers=cfg.conformers, seed=cfg.seed,
-                             conditions=inputs.conditions, batch_atoms=cfg.batch_atoms)
+                             conditions=inputs.conditions, batch_atoms=cfg.batch_atoms, progress=cfg.progress)
     table = join(inputs, pred)
     out = Path(cfg.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out, index=False, float_format="%.6g")
-    print(summary(table, str(cfg.input), out))
+    print(summary(table, str(cfg.input) if given[0] == "input" else f"the command line ({given[0]}=)", out))
     return table
 
 

@@ -56,7 +56,7 @@ def _eval_folder(lineage: list[dict]) -> str:
 
 def audit(meta: dict, eval_folder: str | None = None) -> dict:
     """{exposed, evaluation_compounds, unknown_phases, by_source: [{phase, dataset, labels, exposed, examples}]}."""
-    lineage = meta.get("lineage") or []
+    lineage = meta.lineage
     folder = eval_folder or _eval_folder(lineage)
     ev = evaluation_set(folder)
     hit_all, rows, unknown = set(), [], []
@@ -71,7 +71,7 @@ def audit(meta: dict, eval_folder: str | None = None) -> dict:
             rows.append({"phase": phase["phase"], "dataset": src["dataset"], "labels": src["labels"],
                          "exposed": len(hits), "examples": sorted(hits)[:5]})
     return {"exposed": len(hit_all), "evaluation_compounds": len(ev.compounds), "eval_folder": folder,
-            "privileged": bool(meta.get("privileged")), "unknown_phases": unknown, "by_source": rows}
+            "privileged": bool(meta.privileged), "unknown_phases": unknown, "by_source": rows}
 
 
 def summary_line(a: dict) -> str:
@@ -83,7 +83,6 @@ def summary_line(a: dict) -> str:
 
 
 def audit_export(path: str | Path, eval_folder: str | None = None) -> dict:
-    from mpa_dist.train.checkpoint import load_exported
+    from mpa_dist.train.checkpoint import read_meta
 
-    _, meta = load_exported(path)
-    return audit(meta, eval_folder)
+    return audit(read_meta(path), eval_folder)

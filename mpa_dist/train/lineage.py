@@ -28,27 +28,28 @@ def _abs(path: str) -> str:
     return path if location.is_remote(path) else str(Path(path).resolve())
 
 
-def parent_of(cfg, init_meta: dict) -> dict | None:
+def parent_of(cfg, init_meta) -> dict | None:
+    """init_meta: the ExportMeta of cfg.init_from (None without one)."""
     if not cfg.init_from:
         return None
-    return {"path": _abs(cfg.init_from), "sha256": init_meta["sha256"], "phase": init_meta.get("phase"),
-            "lineage": init_meta.get("lineage") or [{"phase": init_meta.get("phase"), "unknown": True,
-                                                     "note": "exported before lineage was recorded"}],
-            "eval_schemes": init_meta.get("eval_schemes"), "privileged": bool(init_meta.get("privileged"))}
+    return {"path": _abs(cfg.init_from), "sha256": init_meta.sha256, "phase": init_meta.phase,
+            "lineage": init_meta.lineage or [{"phase": init_meta.phase, "unknown": True,
+                                              "note": "exported before lineage was recorded"}],
+            "eval_schemes": init_meta.eval_schemes, "privileged": bool(init_meta.privileged)}
 
 
-def check_parent(cfg, init_meta: dict) -> None:
+def check_parent(cfg, init_meta) -> None:
     """The checkpoint a run starts from must not have trained on this scheme's evaluation entries."""
     if not init_meta:
         return
     scheme = cfg.data.scheme
-    if init_meta.get("phase") == "midtrain" and init_meta.get("split_scheme") != scheme:
-        raise ValueError(f"{cfg.init_from} was mid-trained on {init_meta.get('split_scheme')!r} training splits: "
+    if init_meta.phase == "midtrain" and init_meta.split_scheme != scheme:
+        raise ValueError(f"{cfg.init_from} was mid-trained on {init_meta.split_scheme!r} training splits: "
                          f"evaluating on the {scheme!r} split would leak held-out entries")
-    if init_meta.get("privileged") and not cfg.data.privileged:
+    if init_meta.privileged and not cfg.data.privileged:
         raise ValueError(f"{cfg.init_from} trained on first-principles values of evaluation compounds "
                          f"(data.privileged=true): say so with data.privileged=true, or start from another model")
-    served = init_meta.get("eval_schemes")
+    served = init_meta.eval_schemes
     if served is not None and scheme not in served and not cfg.data.privileged:
         raise ValueError(f"{cfg.init_from} left out the evaluation compounds of schemes {served} only, not of "
                          f"{scheme!r}: train it again with data.eval_schemes=[{', '.join([*served, scheme])}]")
@@ -100,8 +101,18 @@ def export_fields(cfg, parent: dict | None, srcs) -> dict:
     me = {"phase": cfg.phase, "run_dir": _abs(cfg.run_dir), "scheme": cfg.data.scheme,
           "sources": [{"dataset": s.dataset, "path": _abs(s.path), "kind": s.manifest["kind"],
                        "input": s.manifest["input"], "labels": sorted({t["label"] for t in s.manifest["tasks"]})}
-                      for s in srcs]}
+                      for s in srcs],
+          "elements": sorted(set().union(*(train_elements(s.manifest) for s in srcs)))}
+    lineage = (parent["lineage"] if parent else []) + [me]
     return {"eval_schemes": list(cfg.data.eval_schemes),
+            "elements": sorted(set().union(*(p.get("elements", []) for p in lineage))),
             "privileged": bool(cfg.data.privileged or (parent and parent["privileged"])),
             "init": None if parent is None else {"path": parent["path"], "sha256": parent["sha256"]},
-            "lineage": (parent["lineage"] if parent else []) + [me]}
+            "lineage": lineage}
+
+
+def train_elements(manifest: dict) -> set[int]:
+    """Atomic numbers in a source's training split: those its label statistics fit element references
+    for (every element of a record with a scalar label)."""
+    stats = manifest.get("splits", {}).get("train", {}).get("stats", {})
+    return {int(z) for st in stats.values() for z in st.get("element_refs", {})}

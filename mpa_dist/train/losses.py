@@ -5,15 +5,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from mpa_dist.model.model import label_of
+from mpa_dist.model.outputs import source_mask
 
 LOSSES = ("huber", "mse", "l1")
-
-
-def split_output(name: str) -> tuple[str, str | None]:
-    """(label, source) of an output: `gap@qm9` -> (gap, qm9); `dipole@qm9_vector` -> (dipole_vector, qm9)."""
-    src = name.partition("@")[2].removesuffix("_vector")
-    return label_of(name), src or None
 
 
 def regression(pred: torch.Tensor, target: torch.Tensor, kind: str, delta: float) -> torch.Tensor:
@@ -36,25 +30,24 @@ def output_losses(model, out: dict, batch, source_ids: dict[str, int], kind: str
     A head `label@source` learns only from records of that source; per-atom outputs (forces)
     take the mask of their graph. Rows without a label are masked out, never zero-filled.
     """
-    kinds = model.output_kinds()
+    specs = model.output_specs()
     total = out[next(iter(out))].new_zeros(())
     parts = {}
     for name, (y, mask) in model.normalise_labels(batch).items():
         if name not in out:
             continue
-        label, src = split_output(name)
-        if src is not None:
-            mask = mask & (batch.source == source_ids.get(src, -1))
+        spec = specs[name]
+        mask = mask & source_mask(spec, batch.source, source_ids)
         pred = out[name]
-        if kinds[name][0] == "forces":
+        if spec.per_atom:
             mask = mask[batch.graph]
         if not mask.any():
             continue
-        if kinds[name][0] == "logits":
+        if spec.kind == "logits":
             rows = F.cross_entropy(pred[mask], y[mask].round().long(), reduction="none")
         else:
             rows = regression(pred[mask], y[mask].to(pred.dtype), kind, delta)
-        w = (weights or {}).get(label.split("@")[0], 1.0)
+        w = (weights or {}).get(spec.label, 1.0)
         total = total + w * rows.mean()
         parts[name] = (float(rows.detach().sum()), int(mask.sum()))
     return total, parts

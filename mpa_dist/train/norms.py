@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from mpa_dist.model import element_counts
-from mpa_dist.train.losses import split_output
+from mpa_dist.model.outputs import parse, source_mask
 
 
 def apply_transforms(batch, transforms: dict[str, str]) -> None:
@@ -37,12 +37,13 @@ def fit_norms(model, head_names: list[str], loader, transforms: dict[str, str], 
         apply_transforms(batch, transforms)
         c = element_counts(batch, max_z)
         for h in head_names:
-            label, src = split_output(h)
+            spec = parse(h)
+            label = spec.label
             if label not in batch.labels:
                 continue
             m = batch.label_mask[label]
-            if src and vocab is not None:
-                m = m & (batch.source == vocab.get(src, -1))
+            if vocab is not None:
+                m = m & source_mask(spec, batch.source, vocab)
             if batch.labels[label].shape[0] != m.shape[0]:  # per-atom labels carry no structure-level norm
                 continue
             ys[h].append(batch.labels[label][m].double())

@@ -36,9 +36,10 @@ def shard_dir(root: str, dataset: str, scheme: str, limit: int | None, conformer
     return location.join(root, f"{name}-{scheme}{tag}", f"n{limit}" if limit else "all", f"k{conformers}")
 
 
-def ensure_shards(data_cfg, dataset: str, limit: int | None) -> str:
-    """Shards of one dataset under data.shards_root: written by rank 0 if missing from a folder,
-    read as they are from a URL (an object store is uploaded to, never written by a run)."""
+def ensure_shards(data_cfg, dataset: str, limit: int | None, write: bool = True) -> str:
+    """Shards of one dataset under data.shards_root: written by rank 0 if missing from a folder
+    (write=false: an error instead), read as they are from a URL (an object store is uploaded to,
+    never written by a run)."""
     computed = registry.get(dataset).kind == "computed"
     privileged = bool(data_cfg.get("privileged", False))
     eval_schemes = tuple(data_cfg.get("eval_schemes", DEFAULT_SCHEMES))
@@ -49,6 +50,12 @@ def ensure_shards(data_cfg, dataset: str, limit: int | None) -> str:
         if version != current:
             raise ValueError(f"{path}: shards written by data code {version}, this checkout's is {current}: "
                              f"write them again with launch/make_shards.py and upload the folder")
+        return path
+    if not write:
+        m = Path(path) / "manifest.json"
+        if not m.exists() or json.loads(m.read_text()).get("version") != code_version():
+            raise FileNotFoundError(f"{path}: no current shards of {dataset}; the shards step makes them before "
+                                    f"training (plan.prepare_shards, which every launcher and the sweep run)")
         return path
     if dist.is_main():
         Path(path).mkdir(parents=True, exist_ok=True)
@@ -64,12 +71,52 @@ def ensure_shards(data_cfg, dataset: str, limit: int | None) -> str:
     return path
 
 
-def sources(data_cfg) -> list[Source]:
+def sources(data_cfg, write: bool = True) -> list[Source]:
     out = []
     for dataset, s in data_cfg.sources.items():
-        path = ensure_shards(data_cfg, dataset, s.limit)
+        path = ensure_shards(data_cfg, dataset, s.limit, write)
         out.append(Source(dataset, path, s.weight, manifest(path)))
     return out
+
+
+def with_sources(data_cfg, sources):
+    """The data config with other sources (the first-principles ones of mid-training)."""
+    from omegaconf import OmegaConf
+
+    d = OmegaConf.create(OmegaConf.to_container(data_cfg))
+    d.sources = sources
+    return d
+
+
+def check_engine(cfg, srcs: list[Source]) -> None:
+    """ZeRO-3 with sources that train on forces or stress (their manifests say which): refused before
+    any model is built."""
+    if cfg.deepspeed.zero_stage != 3:
+        return
+    derivative = sorted({s.dataset for s in srcs for h in heads_for([s]) if h.get("forces") or h.get("stress")})
+    if derivative and cfg.phase != "posttrain":
+        raise ValueError(f"deepspeed.zero_stage=3 with {', '.join(derivative)} (forces or stress): ZeRO-3 releases "
+                         "each weight after its module has run, and training on forces or stress backpropagates "
+                         "through autograd's gradient a second time, outside any module, where the released weights "
+                         "are empty (DeepSpeed does not support a second backward through a graph under ZeRO-3: "
+                         "deepspeedai/DeepSpeed PR #8135, open). That second backward keeps every weight alive for "
+                         "the whole step anyway, so ZeRO-3 would save nothing over ZeRO-2 here: use deepspeed=zero2 "
+                         "for sources with forces or stress")
+
+
+def prepare_shards(cfg) -> None:
+    """The shards step, before any training: the checkpoint it starts from checked against the split
+    scheme, every source's shards written (rank 0) or found, the engine checked against them."""
+    from mpa_dist.train import checkpoint, lineage
+    from mpa_dist.train.schema import validate
+
+    cfg = validate(cfg)
+    lineage.check_parent(cfg, checkpoint.read_meta(cfg.init_from) if cfg.init_from else None)
+    dist.init(cfg.cluster.backend)
+    srcs = sources(cfg.data)
+    if cfg.data.dft_sources:
+        srcs += sources(with_sources(cfg.data, cfg.data.dft_sources))
+    check_engine(cfg, srcs)
 
 
 def heads_for(srcs: list[Source], per_source: bool = True) -> list[dict]:

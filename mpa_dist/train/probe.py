@@ -51,6 +51,9 @@ class HeadsOnFeatures(nn.Module):
     def output_kinds(self):
         return self.model.output_kinds()
 
+    def output_specs(self):
+        return self.model.output_specs()
+
     def to_physical(self, out, batch):
         return self.model.to_physical(out, batch)
 

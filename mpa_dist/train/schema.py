@@ -1,6 +1,8 @@
-"""Typed schemas of every config group. `validate` merges the composed Hydra config into
-them, so a misspelt or unknown key anywhere is an error before anything runs, and every
-key that exists is one the code reads."""
+"""Typed schemas of every config group, and the single source of their defaults: each group's
+yaml files start from `<group>/_schema` (registered in Hydra's ConfigStore by `register()`) and
+set only what differs. `validate` merges the composed config into the phase schema, so a
+misspelt or unknown key anywhere is an error before anything runs, and every key that exists
+is one the code reads."""
 
 from __future__ import annotations
 
@@ -115,7 +117,6 @@ class PhaseSchema:
     ckpt_every: int = 500
     max_bad_steps: int = 10
     precision: str = "fp32"  # fp32 | bf16
-    compile: bool = False
     ema_decay: float = 0.0  # 0 disables the EMA of the weights
     progress: bool = True
     model: Any = None
@@ -152,3 +153,16 @@ def validate(cfg: DictConfig) -> DictConfig:
                          f"first-principles data would keep that scheme's evaluation compounds; add it, e.g. "
                          f"data.eval_schemes=[{', '.join([*merged.data.eval_schemes, merged.data.scheme])}]")
     return merged
+
+
+GROUP_SCHEMAS = {"data": DataSchema, "optim": OptimSchema, "deepspeed": DeepSpeedSchema, "cluster": ClusterSchema,
+                 "loss": LossSchema, "finetune": FinetuneSchema}
+
+
+def register() -> None:
+    """Each group's schema as `<group>/_schema` in Hydra's ConfigStore (the yaml files' first default)."""
+    from hydra.core.config_store import ConfigStore
+
+    cs = ConfigStore.instance()
+    for group, schema in GROUP_SCHEMAS.items():
+        cs.store(group=group, name="_schema", node=schema)

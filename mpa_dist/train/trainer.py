@@ -1,10 +1,7 @@
-"""The training engine shared by the three phases, under DeepSpeed (ZeRO 0-3) on one code path.
-
-Pre-training: first-principles labels, one head per (label, source). Mid-training: the
-training splits of the experimental tasks plus a share of first-principles data that may
-grow on a schedule. Post-training: one head for one task on a chosen checkpoint (carried
-over from the mid-trained head of the same task where there is one, else fresh), with
-a fine-tuning strategy, early stopping on validation and test metrics written once.
+"""The training engine shared by the three phases, under DeepSpeed (ZeRO 0-3) on one code path:
+the Trainer builds its parts (run folder, sources, heads, model, budget, engine, resume), then
+trains with validation, checkpoints and exports. What each phase does differently lives in
+mpa_dist/train/phases.py; the shards it reads are made before it starts (plan.prepare_shards).
 """
 
 from __future__ import annotations
@@ -22,7 +19,7 @@ from omegaconf import OmegaConf
 
 from mpa_dist.data.loader import build_loader
 from mpa_dist.model import build_model
-from mpa_dist.train import checkpoint, distributed as dist, finetune, lineage, plan, resolvers, schedule
+from mpa_dist.train import checkpoint, distributed as dist, finetune, lineage, phases, plan, resolvers, schedule
 from mpa_dist.train.evaluate import evaluate
 from mpa_dist.train.logger import RunLogger
 from mpa_dist.train.losses import output_losses
@@ -35,85 +32,99 @@ class BadLossError(RuntimeError):
 
 
 class Trainer:
+    """One phase's training, built from small parts in order (each a method below): the run folder,
+    the sources (shards made before, by plan.prepare_shards), the heads and vocabulary, the model,
+    the budget, the DeepSpeed engine, the resume. What differs between phases is self.phase
+    (mpa_dist/train/phases.py)."""
+
     def __init__(self, cfg, on_eval=None):
         """on_eval(step, val_metrics, score, best): called after each validation pass (a sweep reports it);
         best is the run's best validation score so far, restored on resume."""
         self.cfg = cfg = validate(cfg)
-        self.on_eval = on_eval
+        self.on_eval, self.phase = on_eval, phases.phase_of(cfg)
         self.device = dist.init(cfg.cluster.backend)
-        torch.set_num_threads(cfg.cluster.threads or max(1, (os.cpu_count() or 1) // _local_world()))
-        _seed(cfg.seed + dist.rank())
-        self.run_dir = Path(cfg.run_dir)
-        init_state, init_meta = checkpoint.load_exported(cfg.init_from) if cfg.init_from else ({}, {})
-        self.parent = lineage.parent_of(cfg, init_meta)
-        lineage.check_resumable(self.run_dir, cfg, self.parent)  # a folder of another config is refused
-        if dist.is_main():
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            (self.run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
-            lineage.write_parent(self.run_dir, self.parent)
-        self.srcs = plan.sources(cfg.data)
-        self.dft = plan.sources(_with_sources(cfg.data, cfg.data.dft_sources)) if cfg.data.dft_sources else []
+        _threads_and_seed(cfg)
+        init_state, init_meta = checkpoint.load_exported(cfg.init_from) if cfg.init_from else ({}, None)
         lineage.check_parent(cfg, init_meta)
-        model_cfg = init_meta.get("model") or OmegaConf.to_container(cfg.model, resolve=True)
-        self.cutoff, self.max_z = float(model_cfg["cutoff"]), int(model_cfg.get("max_z", 118))
-        self.vocab = plan.extend_vocab(init_meta.get("source_vocab", {}), self.srcs + self.dft,
-                                       model_cfg.get("num_sources", 64))
+        self.parent = lineage.parent_of(cfg, init_meta)
+        self.run_dir = self._run_folder()
+        self.srcs, self.dft = self._sources()
+        self.model_cfg = init_meta.model if init_meta else OmegaConf.to_container(cfg.model, resolve=True)
+        self.cutoff, self.max_z = float(self.model_cfg["cutoff"]), int(self.model_cfg.get("max_z", 118))
+        self.vocab = plan.extend_vocab(init_meta.source_vocab if init_meta else {}, self.srcs + self.dft,
+                                       self.model_cfg.get("num_sources", 64))
         self.tasks = {**plan.task_specs(self.dft), **plan.task_specs(self.srcs)}
-        self.heads = self._heads()
-        if cfg.deepspeed.zero_stage == 3 and any(h.get("forces") or h.get("stress") for h in self.heads):
-            raise ValueError("ZeRO-3 releases each weight after its module has run, and training on forces or "
-                             "stress backpropagates through autograd's gradient a second time, outside any module, "
-                             "where the released weights are empty (DeepSpeed does not support a second backward "
-                             "through a graph under ZeRO-3: deepspeedai/DeepSpeed PR #8135, open). That second "
-                             "backward keeps every weight alive for the whole step anyway, so ZeRO-3 would save "
-                             "nothing over ZeRO-2 here: use deepspeed=zero2 for sources with forces or stress")
-        model = build_model(model_cfg, self.heads)
-        self.loaded = _load_matching(model, init_state)
-        if cfg.phase == "posttrain" and cfg.finetune.head == "carry":
-            self.loaded += _carry_head(model, init_state, init_meta.get("heads", []), self.heads[0],
-                                       cfg.finetune.task)
         self.transforms = {t["label"]: t["transform"] for t in self.tasks.values() if t["transform"] != "none"}
-        fresh = [h["name"] for h in self.heads if not any(k.startswith(f"heads.{h['name']}.") for k in self.loaded)]
-        fit_norms(model, fresh, self._loader("train", "epoch", workers=0, all_ranks=True), self.transforms,
-                  cfg.data.norm_samples, self.vocab)
-        dist.broadcast_buffers(model)  # rank 0's statistics everywhere: DeepSpeed broadcasts parameters only
-        self.total, self.eval_every, self.probe = cfg.steps, cfg.eval_every, None
-        if cfg.phase == "posttrain" and cfg.finetune.strategy in ("lp", "lp_ft"):
-            self.probe = self._fit_probe(model, init_meta)
-        if cfg.phase == "posttrain" and cfg.finetune.epochs:
-            per_epoch = self.probe["steps_per_epoch"] if self.probe else _count(self._loader("train", "epoch",
-                                                                                              workers=0))
-            self.total, self.eval_every = cfg.finetune.epochs * per_epoch, per_epoch
-        if cfg.finetune.strategy == "lp":
-            self.total = 0
+        self.heads = self.phase.heads(self.tasks, self.srcs, self.dft)
+        model = self._model(init_state, init_meta)
+        self.total, self.eval_every, self.probe = self.phase.budget(self, model, init_meta)
         if cfg.finetune.strategy == "lora":
             finetune.add_lora(model, cfg.finetune.lora_rank, cfg.finetune.lora_alpha)
-        self.model_cfg, self.model = model_cfg, model
-        groups = finetune.param_groups(model, cfg.finetune, cfg.optim.lr, cfg.optim.weight_decay, max(self.total, 1))
-        opt = torch.optim.AdamW(groups, lr=cfg.optim.lr, betas=tuple(cfg.optim.betas))
-        import deepspeed
-
-        self.engine, self.optimizer, _, _ = deepspeed.initialize(model=model, optimizer=opt, config=self._ds_config())
+        self.model = model
+        self.engine, self.optimizer = self._engine(model)
         self.dtype = torch.float32  # inputs, labels and evaluation stay float32 (bf16 is autocast)
         self.ema = _ema(self.engine, cfg.ema_decay)
+        self._resume()
+
+    # ---- the parts, in the order __init__ builds them ---------------------------------
+    def _run_folder(self) -> Path:
+        """The run folder: refused if it holds a checkpoint of another config; its config and parent."""
+        run_dir = Path(self.cfg.run_dir)
+        lineage.check_resumable(run_dir, self.cfg, self.parent)
+        if dist.is_main():
+            run_dir.mkdir(parents=True, exist_ok=True)
+            (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(self.cfg))
+            lineage.write_parent(run_dir, self.parent)
+        return run_dir
+
+    def _sources(self) -> tuple[list, list]:
+        """The phase's sources and first-principles sources, read from shards that must exist."""
+        d = self.cfg.data
+        dft = plan.sources(plan.with_sources(d, d.dft_sources), write=False) if d.dft_sources else []
+        return plan.sources(d, write=False), dft
+
+    def _model(self, init_state: dict, init_meta):
+        """The model with every matching weight of the checkpoint, the phase's carried-over weights,
+        and the normalisation of the heads that start fresh (fitted on training data)."""
+        model = build_model(self.model_cfg, self.heads)
+        self.loaded = _load_matching(model, init_state)
+        self.loaded += self.phase.start(model, self.heads, init_state, init_meta)
+        fresh = [h["name"] for h in self.heads if not any(k.startswith(f"heads.{h['name']}.") for k in self.loaded)]
+        fit_norms(model, fresh, self._loader("train", "epoch", workers=0, all_ranks=True), self.transforms,
+                  self.cfg.data.norm_samples, self.vocab)
+        dist.broadcast_buffers(model)  # rank 0's statistics everywhere: DeepSpeed broadcasts parameters only
+        return model
+
+    def _engine(self, model):
+        import deepspeed
+
+        c = self.cfg
+        groups = finetune.param_groups(model, c.finetune, c.optim.lr, c.optim.weight_decay, max(self.total, 1))
+        opt = torch.optim.AdamW(groups, lr=c.optim.lr, betas=tuple(c.optim.betas))
+        engine, optimizer, _, _ = deepspeed.initialize(model=model, optimizer=opt, config=self._ds_config())
+        return engine, optimizer
+
+    def _resume(self) -> None:
+        """From the run folder's last checkpoint if there is one; else a fitted head (lp, lp_ft) is the
+        model to beat: fine-tuning replaces it only if better on validation."""
         self.step, self.bad_in_row, self.bad_total, self.best, self.since_best = 0, 0, 0, math.inf, 0
         client = checkpoint.resume(self.engine, self.run_dir)
         if client:
             self._restore(client)
-        elif self.probe:  # the fitted head is the model to beat: fine-tuning replaces it only if better
+        elif self.probe:
             self.best = self.probe["score"]
             self.export(self.run_dir / "best")
 
-    # ---- set-up helpers -------------------------------------------------------------
-    def _fit_probe(self, model, init_meta: dict) -> dict:
+    # ---- used by the phases ------------------------------------------------------------
+    def fit_probe(self, model, init_meta) -> dict:
         """lp / lp_ft: the head fitted on the frozen backbone's cached features (mpa_dist/train/probe.py)."""
         from mpa_dist.train import probe
 
         c = self.cfg
-        sha = init_meta.get("sha256") or f"scratch-seed{c.seed}"  # a random backbone is never cached
+        sha = init_meta.sha256 if init_meta else f"scratch-seed{c.seed}"  # a random backbone is never cached
         loader_of = lambda split: self._loader(split, "epoch", workers=0, all_ranks=True)
         feats = {split: probe.cached_features(model.backbone, loader_of, sha, [s.path for s in self.srcs], split,
-                                              self.cutoff, write=bool(init_meta) and dist.is_main())
+                                              self.cutoff, write=init_meta is not None and dist.is_main())
                  for split in ("train", "val")}
         score, epochs = probe.fit_head(model, feats["train"], feats["val"], self.vocab, self.transforms, c.finetune,
                                        c.loss, c.optim.weight_decay, c.seed, self.score)
@@ -121,17 +132,8 @@ class Trainer:
             print(f"lp: head fitted on cached features in {epochs} epochs, validation score {score:.4g}", flush=True)
         return {"score": score, "epochs": epochs, "steps_per_epoch": len(feats["train"])}
 
-
-    def _heads(self) -> list[dict]:
-        ft = self.cfg.finetune
-        if self.cfg.phase != "posttrain":
-            return plan.heads_for(self.dft + self.srcs)
-        task = ft.task or next(iter(self.cfg.data.sources))
-        spec = self.tasks[task]
-        h = {"name": spec["label"], "readout": ft.readout or spec["readout"]}
-        if h["readout"] == "classification":
-            h["num_classes"] = 2
-        return [h]
+    def train_batches_per_epoch(self) -> int:
+        return sum(1 for _ in self._loader("train", "epoch", workers=0))
 
     def _ds_config(self) -> dict:
         c = self.cfg
@@ -275,7 +277,7 @@ class Trainer:
 
     def _early_stop(self, val: dict) -> bool:
         """Post-training keeps the best validation model and stops after `patience` evaluations without gain."""
-        if self.cfg.phase != "posttrain":
+        if not self.phase.selects_on_validation:
             return False
         score = self.score(val)
         if score < self.best:
@@ -287,10 +289,8 @@ class Trainer:
 
     def evaluate(self, split: str) -> dict:
         module = self.ema.module if self.ema is not None else self.engine.module
-        # post-training selects and stops on validation: always the whole split, never a few batches of it
-        batches = 0 if self.cfg.phase == "posttrain" else self.cfg.eval_batches
         return evaluate(module, self._loader(split, "epoch"), self.device, self.dtype, self.vocab, self.transforms,
-                        batches)
+                        self.phase.eval_batches())
 
     # ---- state ----------------------------------------------------------------------
     def _client_state(self) -> dict:
@@ -319,10 +319,7 @@ class Trainer:
         evaluated once on the test split (unless finetune.test=false: a sweep's trials, whose
         best is tested once after the sweep); the row is appended to finetune.results."""
         best = self.run_dir / "best"
-        state, meta = checkpoint.load_exported(best if best.with_suffix(".json").exists() else self.run_dir / "model")
-        model = build_model(meta["model"], meta["heads"])
-        model.load_state_dict(state)
-        model.to(self.device)
+        model, _ = checkpoint.load_model(best if checkpoint.exists(best) else self.run_dir / "model", self.device)
         ev = lambda split: evaluate(model, self._loader(split, "epoch"), self.device, torch.float32, self.vocab,
                                     self.transforms)
         task = self.heads[0]["name"]
@@ -357,16 +354,6 @@ class Trainer:
         return path
 
 
-def _count(loader) -> int:
-    return sum(1 for _ in loader)
-
-
-def _with_sources(data_cfg, sources):
-    d = OmegaConf.create(OmegaConf.to_container(data_cfg))
-    d.sources = sources
-    return d
-
-
 def _local_world() -> int:
     return int(os.environ.get("LOCAL_WORLD_SIZE", os.environ.get("WORLD_SIZE", 1)))
 
@@ -377,22 +364,6 @@ def _load_matching(model, state: dict) -> list[str]:
     match = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
     model.load_state_dict(match, strict=False)
     return sorted(match)
-
-
-def _carry_head(model, state: dict, init_heads: list[dict], head: dict, task: str) -> list[str]:
-    """Post-training's head starts from the checkpoint's head for the same task and source
-    (`label@task`, which mid-training trained on this task's training split) when it has one
-    with the same readout; otherwise it stays fresh (direct fine-tuning, from scratch)."""
-    name = f"{head['name']}@{task}"
-    if not any(h["name"] == name and h.get("readout") == head["readout"] for h in init_heads):
-        return []
-    src, dst = f"heads.{name}.", f"heads.{head['name']}."
-    own = model.state_dict()
-    carry = {dst + k[len(src):]: v for k, v in state.items() if k.startswith(src)}
-    if not carry or any(k not in own or own[k].shape != v.shape for k, v in carry.items()):
-        return []
-    model.load_state_dict(carry, strict=False)
-    return sorted(carry)
 
 
 def _ema(engine, decay: float):
@@ -419,6 +390,11 @@ def _merge_lora(module) -> dict:
             continue
         state[k.replace(".base_layer.", ".")] = v.detach().float().cpu()
     return state
+
+
+def _threads_and_seed(cfg) -> None:
+    torch.set_num_threads(cfg.cluster.threads or max(1, (os.cpu_count() or 1) // _local_world()))
+    _seed(cfg.seed + dist.rank())
 
 
 def _seed(seed: int):

@@ -1,4 +1,5 @@
-"""The scaling study: the phases run as users run them (their launchers, as subprocesses),
+"""The scaling study: the phases run as users run them (their commands, `python -m mpa_dist <phase>`,
+as subprocesses in the current folder),
 one mid-training per amount of first-principles data, then one sweep whose arms are the
 mid-trained models and direct fine-tuning from the pre-trained one."""
 
@@ -11,17 +12,20 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-ROOT = Path(__file__).resolve().parents[2]
-
+from mpa_dist.train import checkpoint
 
 def arm_name(amount) -> str:
     return "dft_all" if amount is None else f"dft_{amount}"
 
 
+def _command(script: str) -> list[str]:
+    return [sys.executable, "-m", "mpa_dist", script.removesuffix(".py")]
+
+
 def _launch(script: str, *overrides: str) -> None:
-    cmd = [sys.executable, str(ROOT / "launch" / script), *overrides]
+    cmd = [*_command(script), *overrides]
     print("+", " ".join(cmd), flush=True)
-    subprocess.run(cmd, check=True, cwd=ROOT)
+    subprocess.run(cmd, check=True)
 
 
 def midtrain_overrides(amount, run_dir: Path, steps: int | None = None) -> list[str]:
@@ -66,7 +70,7 @@ def run_scaling(cfg) -> Path:
     runs = out.parent
     common = [f"experiment={cfg.preset}", f"name={cfg.name}", *cfg.overrides]
     pre = Path(cfg.pretrained).resolve() if cfg.pretrained else runs / "pretrain" / "model"
-    if not pre.with_suffix(".json").exists():
+    if not checkpoint.exists(pre):
         _launch("pretrain.py", *common, f"run_dir={pre.parent}")
     if cfg.budget not in ("epochs", "steps"):
         raise ValueError(f"scaling.budget must be 'epochs' or 'steps', not {cfg.budget!r}")
@@ -82,7 +86,7 @@ def run_scaling(cfg) -> Path:
                                      "dft_epochs_seen": steps * cfg.structures_per_step * share / n_dft if n_dft else 0}
         print(f"scaling: {arm_name(amount)}: {n_dft} first-principles structures, {steps} mid-training steps"
               f"{' (capped)' if capped else ''}", flush=True)
-        if not (mid / "model.json").exists():
+        if not checkpoint.exists(mid / "model"):
             _launch("midtrain.py", *common, f"init_from={pre}", *midtrain_overrides(amount, mid, steps))
         arms[arm_name(amount)] = str(mid / "model")
     arms_override = "{" + ",".join(f"{k}:'{v}'" for k, v in arms.items()) + "}"
@@ -96,8 +100,8 @@ def run_scaling(cfg) -> Path:
 def _midtrain_config(common: list[str]):
     """The mid-training config the study's launches compose (its steps, shares and sources), printed by
     the launcher itself (`--cfg job`): the study runs inside a Hydra app, which cannot compose another."""
-    cmd = [sys.executable, str(ROOT / "launch" / "midtrain.py"), *common, "--cfg", "job"]
-    out = subprocess.run(cmd, check=True, cwd=ROOT, capture_output=True, text=True).stdout
+    cmd = [*_command("midtrain"), *common, "--cfg", "job"]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     import mpa_dist.train.resolvers  # noqa: F401  (the resolvers its interpolations use)
 
     return OmegaConf.create(out)

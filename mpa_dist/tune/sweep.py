@@ -50,7 +50,7 @@ def prepare(base: dict) -> None:
         for task in sw["tasks"]:
             plan.ensure_shards(data, task, base["size"]["expt"])
         for arm, init in sw["arms"].items():
-            if init and not Path(init.format(scheme=scheme)).with_suffix(".json").exists():
+            if init and not checkpoint.exists(init.format(scheme=scheme)):
                 raise FileNotFoundError(f"sweep arm {arm!r}: no exported model at {init.format(scheme=scheme)} "
                                         f"(run the phase that writes it, with data.scheme={scheme})")
             if init:
@@ -158,15 +158,8 @@ def best_name(task: str, arm: str, scheme: str, seed: int) -> str:
 def _publish(out: Path, b: dict) -> str:
     """The group's selected model copied to sweep/best/<name>/model.*; its path relative to the sweep
     folder (the folder can be moved)."""
-    import shutil
-
-    src = Path(b["model"])
-    dst = out / "best" / best_name(b["task"], b["arm"], b["scheme"], b["seed"])
-    dst.mkdir(parents=True, exist_ok=True)
-    for ext in (".safetensors", ".json"):
-        shutil.copyfile(src.with_suffix(ext), (dst / "model").with_suffix(ext + ".tmp"))
-        (dst / "model").with_suffix(ext + ".tmp").replace((dst / "model").with_suffix(ext))
-    return str((dst / "model").relative_to(out))
+    dst = checkpoint.copy_export(b["model"], out / "best" / best_name(b["task"], b["arm"], b["scheme"], b["seed"]))
+    return str(dst.relative_to(out))
 
 
 def _write_exposure(out: Path, best: list[dict], audits: list[dict]) -> None:
@@ -195,7 +188,7 @@ def _best_per_group(trials: pd.DataFrame) -> list[dict]:
     for _, g in ok.groupby(list(GROUP), sort=True):
         row = g.loc[g["best_score"].idxmin()].to_dict()
         d = Path(row["trial_dir"])
-        row["model"] = str(d / "best" if (d / "best.json").exists() else d / "model")
+        row["model"] = str(d / "best" if checkpoint.exists(d / "best") else d / "model")
         best.append(row)
     return best
 

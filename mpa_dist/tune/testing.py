@@ -8,7 +8,6 @@ import torch
 from omegaconf import OmegaConf
 
 from mpa_dist.data.loader import build_loader
-from mpa_dist.model import build_model
 from mpa_dist.train import checkpoint, plan
 from mpa_dist.train.evaluate import evaluate
 
@@ -16,24 +15,21 @@ from mpa_dist.train.evaluate import evaluate
 def score_export(path: str, base: dict, task: str, scheme: str, split: str = "test") -> dict:
     """{metrics, y, p} of an exported post-trained model on one split of its task."""
     torch.set_num_threads(1)
-    state, meta = checkpoint.load_exported(path)
-    model = build_model(meta["model"], meta["heads"])
-    model.load_state_dict(state)
+    model, meta = checkpoint.load_model(path)
     data = OmegaConf.create(base["data"])
     data.scheme, data.sources = scheme, {task: {"limit": base["size"]["expt"], "weight": None}}
     srcs = plan.sources(data)
-    vocab = meta["source_vocab"]
-    lc = plan.loader_config(data, srcs, split, "epoch", vocab, float(meta["model"]["cutoff"]), 0, workers=0,
-                            max_z=int(meta["model"].get("max_z", 118)))
+    vocab = meta.source_vocab
+    lc = plan.loader_config(data, srcs, split, "epoch", vocab, meta.cutoff, 0, workers=0, max_z=meta.max_z)
     collect: dict = {}
-    metrics = evaluate(model, build_loader(lc), torch.device("cpu"), torch.float32, vocab, meta["transforms"],
+    metrics = evaluate(model, build_loader(lc), torch.device("cpu"), torch.float32, vocab, meta.transforms,
                        collect=collect)
     (name, pairs), = collect.items()
     y = np.concatenate([a for a, _ in pairs]).ravel()
     p = np.concatenate([b for _, b in pairs]).ravel()
-    spec = meta["tasks"].get(meta["heads"][0]["name"], {})
+    spec = meta.tasks.get(meta.heads[0]["name"], {})
     unit = spec.get("unit", "")
     if spec.get("transform", "none") != "none":
         unit = f"{spec['transform']}({unit})"
     return {"metrics": metrics, "y": y, "p": p, "output": name, "unit": unit,
-            "classification": meta["heads"][0]["readout"] == "classification"}
+            "classification": meta.heads[0]["readout"] == "classification"}

@@ -57,3 +57,27 @@ def test_table_without_one_input_column(multi_export, predict_cli, tmp_path, con
     (tmp_path / "in.csv").write_text(content)
     with pytest.raises(SystemExit, match=message):
         predict_cli(f"ckpt={multi_export}", f"input={tmp_path / 'in.csv'}", f"output={tmp_path / 'p.csv'}")
+
+
+def test_smiles_and_formulas_on_the_command_line(multi_export, predict_cli, tmp_path, capsys):
+    predict_cli(f"ckpt={multi_export}", "smiles=[CCO,c1ccccc1O,xx]", f"output={tmp_path / 'm.csv'}", "conformers=1")
+    out = pd.read_csv(tmp_path / "m.csv", keep_default_na=False, na_values=[""])
+    assert out["smiles"].tolist() == ["CCO", "c1ccccc1O", "xx"]
+    assert out["bp@boiling_point [K]"].notna().tolist() == [True, True, False]
+    assert "from the command line (smiles=)" in capsys.readouterr().out
+    predict_cli(f"ckpt={multi_export}", "formulas=[Fe2O3,NaCl]", f"output={tmp_path / 'f.csv'}")
+    out = pd.read_csv(tmp_path / "f.csv")
+    assert out["formula"].tolist() == ["Fe2O3", "NaCl"] and out["expt_gap@expt_gap [eV]"].notna().all()
+
+
+def test_a_csv_column_named_otherwise(multi_export, predict_cli, tmp_path):
+    pd.DataFrame({"name": ["ethanol", "benzene"], "Structure": ["CCO", "c1ccccc1"],
+                  "smiles": ["not used", "not used"]}).to_csv(tmp_path / "in.csv", index=False)
+    predict_cli(f"ckpt={multi_export}", f"input={tmp_path / 'in.csv'}", "smiles_column=Structure",
+                f"output={tmp_path / 'p.csv'}", "conformers=1")
+    out = pd.read_csv(tmp_path / "p.csv", keep_default_na=False, na_values=[""])
+    assert out["bp@boiling_point [K]"].notna().all() and out["error"].fillna("").eq("").all()
+    assert list(out["Structure"]) == ["CCO", "c1ccccc1"] and list(out["smiles"]) == ["not used"] * 2
+    with pytest.raises(SystemExit, match="no column 'SMILES'"):
+        predict_cli(f"ckpt={multi_export}", f"input={tmp_path / 'in.csv'}", "smiles_column=SMILES",
+                    f"output={tmp_path / 'p.csv'}")

@@ -1,4 +1,5 @@
-"""Console commands: each `mpa-<name>` entry point runs launch/<name>.py with its arguments."""
+"""Console commands: each `mpa-<name>` entry point is a function of mpa_dist/cli.py over the configs
+inside the package; launch/<name>.py is a thin script over the same function."""
 
 import importlib
 import subprocess
@@ -24,15 +25,56 @@ def declared() -> dict[str, str]:
 
 
 @pytest.mark.parametrize("command", list(COMMANDS))
-def test_entry_point_resolves_to_its_launcher(command):
+def test_entry_point_and_launcher_call_one_function(command):
     target = declared()[command]
     module, func = target.split(":")
-    assert callable(getattr(importlib.import_module(module), func))
+    assert module == "mpa_dist.cli" and callable(getattr(importlib.import_module(module), func))
     assert func == COMMANDS[command]
-    launcher = ROOT / "launch" / f"{COMMANDS[command]}.py"
-    if command == "mpa-scaling" and not launcher.exists():
-        pytest.skip("launch/scaling.py is not written yet")
-    assert launcher.is_file()
+    launcher = (ROOT / "launch" / f"{func}.py").read_text()
+    assert f"from mpa_dist.cli import {func}" in launcher and "hydra" not in launcher  # thin: no app of its own
+
+
+def test_the_configs_ship_inside_the_package():
+    from mpa_dist.cli import CONFIGS
+
+    assert CONFIGS == ROOT / "mpa_dist" / "configs" and (CONFIGS / "model" / "small.yaml").is_file()
+    assert (ROOT / "configs").resolve() == CONFIGS  # the checkout's configs/ is a link to them
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    assert data == {"mpa_dist.configs": ["*.yaml", "*/*.yaml"]}
+    assert not list(CONFIGS.glob("*/*/*.yaml"))  # nothing deeper than package-data's globs reach
+
+
+def test_help_lists_what_the_command_uses_with_examples():
+    from mpa_dist.cli import help_text
+
+    predict = help_text("predict")
+    assert "Examples:" in predict and "smiles=[CCO,c1ccccc1O]" in predict
+    assert "Config groups" not in predict and "deepspeed" not in predict and "finetune" not in predict
+    for key in ("ckpt:", "smiles_column:", "formulas:", "device: auto"):
+        assert key in predict
+    pretrain, posttrain = help_text("pretrain"), help_text("posttrain")
+    assert "model       base | large | small | tiny" in pretrain and "deepspeed   zero0" in pretrain
+    assert "sweep" not in pretrain.split("Keys")[0] and "sweep       demo | full | matbench | smoke" in posttrain
+    assert "steps: ${size.steps.${phase}}" in pretrain  # the shared phase keys, with their comments
+
+
+def test_help_and_a_missing_key_from_the_command(tmp_path):
+    run = lambda *a: subprocess.run([sys.executable, "-m", "mpa_dist", *a], cwd=tmp_path, capture_output=True,
+                                    text=True, timeout=120, check=False)
+    p = run("predict", "--help")
+    assert p.returncode == 0 and p.stdout.startswith("mpa-predict: Predictions of an exported model"), p.stderr
+    p = run("predict", "smiles=[CCO]")
+    assert p.returncode == 1 and "Traceback" not in p.stderr, p.stderr
+    assert p.stderr.strip().splitlines()[-1].startswith("mpa-predict: missing required key ckpt=")
+    p = run("predict", "ckpt=x")
+    assert p.returncode == 1 and "give exactly one of input=<file>, smiles=[...], formulas=[...]" in p.stderr
+
+
+def test_every_declared_command_is_a_function():
+    for name, target in declared().items():
+        module, func = target.split(":")
+        assert callable(getattr(importlib.import_module(module), func)), name
+    assert set(declared()) == set(COMMANDS) | {"mpa-data"}
 
 
 def test_installed_entry_points_are_the_declared_ones():

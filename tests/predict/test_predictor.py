@@ -18,7 +18,7 @@ def direct(export, smiles, source, head, k=2):
     """The head's output (training space) for each conformer, computed without the Predictor."""
     m = load_member(export)
     recs = molecule_records("x", smiles, source, "none", {}, k=k)
-    batch = collate_records(recs, m.model.cutoff, m.meta["source_vocab"])
+    batch = collate_records(recs, m.model.cutoff, m.meta.source_vocab)
     return m.model.predict(batch)[head].double().numpy()
 
 
@@ -84,6 +84,22 @@ def test_unseen_elements_are_refused_when_the_export_lists_them(multi_export, tm
     (tmp_path / "m.json").write_text(json.dumps({**meta, "elements": [1, 6, 8]}))
     df = Predictor.load(tmp_path / "m", conformer_cache=False).predict(smiles=["CO", "CN"], conformers=1)
     assert df["error"].tolist() == ["", "element(s) N never seen in training"]
+
+
+def test_an_element_seen_only_before_the_last_phase_is_a_warning(multi_export, tmp_path):
+    import json
+    import shutil
+
+    for suffix in (".safetensors", ".json"):
+        shutil.copy(multi_export.with_suffix(suffix), tmp_path / f"m{suffix}")
+    meta = json.loads((tmp_path / "m.json").read_text())
+    lineage = [{"phase": "pretrain", "elements": [1, 6, 7, 8]}, {"phase": "posttrain", "elements": [1, 6, 8]}]
+    (tmp_path / "m.json").write_text(json.dumps({**meta, "elements": [1, 6, 7, 8], "lineage": lineage}))
+    df = Predictor.load(tmp_path / "m", conformer_cache=False).predict(smiles=["CO", "CN", "CS"], conformers=1)
+    assert df["error"].tolist() == ["", "", "element(s) S never seen in training"]
+    assert df["warning"].tolist() == ["", "element(s) N not in this model's posttrain training data (seen only "
+                                          "in earlier phases): an extrapolation", ""]
+    assert df["bp@boiling_point [K]"].notna().tolist() == [True, True, False]  # a warned row is predicted
 
 
 def test_ensemble_mean_and_spread_over_models(ensemble_exports):

@@ -117,7 +117,7 @@ def test_an_export_of_a_newer_format_is_refused_with_the_versions(tmp_path):
     checkpoint.export({"w": torch.zeros(2)}, {"model": {}, "heads": [], "source_vocab": {}}, path)
     meta = json.loads(path.with_suffix(".json").read_text())
     assert meta["format"] == checkpoint.FORMAT and meta["mpa_dist_version"] and meta["torch"] and meta["e3nn"]
-    assert checkpoint.load_exported(tmp_path)[1]["sha256"] == meta["sha256"]  # the folder is enough
+    assert checkpoint.load_exported(tmp_path)[1].sha256 == meta["sha256"]  # the folder is enough
     path.with_suffix(".json").write_text(json.dumps({**meta, "format": checkpoint.FORMAT + 1,
                                                      "mpa_dist_version": "9.9"}))
     with pytest.raises(checkpoint.CheckpointError, match="format 2, written by mpa_dist 9.9.*upgrade"):

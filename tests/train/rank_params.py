@@ -7,7 +7,7 @@ import torch
 from hydra import compose, initialize_config_dir
 
 import mpa_dist.train.resolvers  # noqa: F401
-from mpa_dist.train import distributed as dist
+from mpa_dist.train import distributed as dist, plan
 from mpa_dist.train.distributed import strip_launcher_args
 from mpa_dist.train.trainer import Trainer
 
@@ -16,6 +16,7 @@ if __name__ == "__main__":
     phase, out, overrides = sys.argv[1], Path(sys.argv[2]), sys.argv[3:]
     with initialize_config_dir(str(Path(__file__).parents[2] / "configs"), version_base="1.3"):
         cfg = compose(phase, overrides=overrides)
+    plan.prepare_shards(cfg)
     t = Trainer(cfg)
     t.train()
     t.export()

@@ -8,12 +8,13 @@ from hydra import compose, initialize_config_dir
 
 import mpa_dist.train.resolvers  # noqa: F401
 from launching import ROOT, smoke
-from mpa_dist.train import trainer as trainer_mod
+from mpa_dist.train import plan, trainer as trainer_mod
 
 
 def _trainer(tmp, *extra):
     with initialize_config_dir(str(ROOT / "configs"), version_base="1.3"):
         cfg = compose("pretrain", overrides=smoke(tmp, "pretrain", *extra))
+    plan.prepare_shards(cfg)  # the shards step, as run_phase does before the trainer
     return trainer_mod.Trainer(cfg)
 
 

@@ -36,9 +36,23 @@ def test_ema_with_gradient_accumulation_exports_the_average(tmp_path):
     assert differs  # the export holds the EMA weights, not the last step's
 
 
-def test_zero3_with_force_training_is_refused_with_the_reason(tmp_path):
-    p = launch("pretrain.py", *smoke(tmp_path, "pretrain", "deepspeed=zero3"), check=False)
-    assert p.returncode != 0 and "use deepspeed=zero2 for sources with forces" in p.stderr
+def test_zero3_with_force_training_is_refused_from_the_manifests_before_any_model():
+    from omegaconf import OmegaConf
+
+    from mpa_dist.train.plan import Source, check_engine
+    from mpa_dist.train.schema import validate
+
+    def source(name, labels):
+        manifest = {"input": "crystal", "tasks": [{"label": "energy", "readout": "energy"}],
+                    "splits": {"train": {"stats": {k: {} for k in labels}}}}
+        return Source(name, f"/shards/{name}", None, manifest)
+
+    cfg = lambda stage: validate(OmegaConf.create({"phase": "pretrain", "deepspeed": {"zero_stage": stage}}))
+    with_forces, energy_only = source("mlearn", ["energy", "forces"]), source("li_o", ["energy"])
+    with pytest.raises(ValueError, match="zero_stage=3 with mlearn .*use deepspeed=zero2 for sources with forces"):
+        check_engine(cfg(3), [energy_only, with_forces])
+    check_engine(cfg(3), [energy_only])  # energies alone: ZeRO-3 is fine
+    check_engine(cfg(2), [with_forces])
 
 
 def test_bf16_trains_under_deepspeed_autocast_and_exports_float32_weights(tmp_path):

@@ -45,6 +45,11 @@ def test_three_phases_chain_and_report(pretrained):
             assert row["task"] == "boiling_point" and row["unit"] == "K"
             assert row["test"]["count/boiling_point"] > 0 and row["test"]["mae/boiling_point"] > 0
         post = Path(rows[0]["run_dir"])
+        # the elements each phase trained on: QM9's in pre-training, the task's own in post-training
+        chain = json.loads((post / "model.json").read_text())
+        phases = {p["phase"]: set(p["elements"]) for p in chain["lineage"]}
+        assert {1, 6, 7, 8, 9} <= phases["pretrain"] and phases["posttrain"] <= phases["midtrain"] | phases["pretrain"]
+        assert set(chain["elements"]) == set.union(*phases.values()) and {1, 6} <= phases["posttrain"]
         state = load_file(str(post / "model.safetensors"))  # no pickle involved
         assert any(k.startswith("heads.boiling_point.") for k in state)
         # the exposure audit of the chain (pre-, mid-, post-training shards): 0 evaluation compounds
@@ -59,7 +64,7 @@ def test_three_phases_chain_and_report(pretrained):
                                  "shard_workers": 1, "min_shards": 4, "privileged": False,
                                  "eval_schemes": ["random", "ood"]})
         leak = plan.ensure_shards(data, "boiling_point", 300)
-        meta["lineage"].insert(1, {"phase": "midtrain", "sources": [
+        meta.lineage.insert(1, {"phase": "midtrain", "sources": [
             {"dataset": "boiling_point", "path": leak, "kind": "experimental", "labels": ["boiling_point"]}]})
         planted = audit(meta)
         leaked = [r for r in planted["by_source"] if r["exposed"]]
