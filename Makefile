@@ -61,7 +61,7 @@ run: data
 # catalogue tables already built here are reused ($$MPA_CACHE); everything else is made afresh.
 CHECK_DIR ?= /tmp/mpa_install_check
 install-check: data
-	rm -rf $(CHECK_DIR) && mkdir -p $(CHECK_DIR)/work
+	rm -rf $(CHECK_DIR) && mkdir -p $(CHECK_DIR)/work && date +%s > $(CHECK_DIR)/start
 	sed -e 's/\[[^]]*\]//' -e 's/#.*//' requirements.txt > $(CHECK_DIR)/pins.txt
 	$(PYTHON) -m venv $(CHECK_DIR)/venv
 	PIP_CONSTRAINT="$(abspath constraints.txt) $(CHECK_DIR)/pins.txt" $(CHECK_DIR)/venv/bin/pip install $(PIP_QUIET) \
@@ -69,7 +69,7 @@ install-check: data
 	cd $(CHECK_DIR)/work && export PATH=$(CHECK_DIR)/venv/bin:$$PATH && \
 	  python -c "import mpa_dist, sys; assert '$(CURDIR)' not in mpa_dist.__file__, mpa_dist.__file__" && \
 	  mpa-predict --help | head -3 && bash $(CURDIR)/examples/quickstart.sh
-	@echo "install-check: the installed package ran the quick start in $(CHECK_DIR)/work"
+	@echo "install-check: the installed package ran the quick start in $(CHECK_DIR)/work, $$(( $$(date +%s) - $$(cat $(CHECK_DIR)/start) )) s in all"
 
 bench: data
 	$(PY) bench/bench_data.py

@@ -62,7 +62,7 @@ class Posttrain(Phase):
         ft = self.cfg.finetune
         task = ft.task
         if task not in tasks:  # a user file: its one labelled column is the task
-            mine = [t for t, spec in tasks.items() if spec["dataset"] == srcs[0].dataset]
+            mine = [t["label"] for t in srcs[0].manifest["tasks"]]
             if len(mine) != 1:
                 raise ValueError(f"finetune.task={task}: post-training needs one label, and this file has "
                                  f"{len(mine)} ({', '.join(mine) or 'none'}): keep one label column")

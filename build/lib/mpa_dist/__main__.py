@@ -1,0 +1,3 @@
+from mpa_dist.cli import main
+
+main()

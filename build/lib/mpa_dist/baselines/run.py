@@ -1,0 +1,96 @@
+"""Fit a baseline on a task's training entries, select it on validation, score it once on test.
+
+The entries are read from the task's own shards (the keys every shard sidecar lists as written),
+so a baseline sees exactly the training, validation and test entries the model arms see.
+Errors are in the units the task trains in (log10 of the value for log-transformed tasks), as
+the model arms' are.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+from omegaconf import OmegaConf
+
+from mpa_dist.baselines.features import featurize
+from mpa_dist.data.catalog import registry
+from mpa_dist.report.audit import shard_samples
+from mpa_dist.train import plan
+
+BASELINES = ("dummy", "rf")
+RF_CONFIGS = ({"max_features": 0.33}, {"max_features": 1.0})  # chosen on validation
+RF_TREES = 200
+
+
+def _target(values: np.ndarray, transform: str) -> np.ndarray:
+    if transform == "log10":
+        return np.log10(values)
+    if transform == "log10_neg":
+        return np.log10(-values)
+    return values
+
+
+def task_splits(data_cfg, task: str, limit: int | None) -> dict[str, tuple[list[str], np.ndarray]]:
+    """split -> (texts: SMILES or formulas, targets in training units) of the entries the shards hold."""
+    folder = plan.ensure_shards(data_cfg, task, limit)
+    ds = registry.get(task)
+    spec = ds.tasks[0]
+    rows = ds.entries().set_index("key")
+    col = "smiles" if ds.input == "molecule" else "formula"
+    out = {}
+    for split in ("train", "val", "test"):
+        keys = [k for k, *_ in shard_samples(folder, (split,))]
+        sel = rows.loc[keys]
+        out[split] = (list(sel[col].astype(str)), _target(sel["value"].to_numpy(np.float64), spec.transform))
+    return out
+
+
+def _model(arm: str, classification: bool, seed: int, cfg: dict, threads: int):
+    from sklearn.dummy import DummyClassifier, DummyRegressor
+    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+
+    if arm == "dummy":
+        return DummyClassifier(strategy="most_frequent") if classification else DummyRegressor(strategy="mean")
+    forest = RandomForestClassifier if classification else RandomForestRegressor
+    return make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True),
+                         forest(n_estimators=RF_TREES, random_state=seed, n_jobs=threads, **cfg))
+
+
+def _metrics(y: np.ndarray, p: np.ndarray, classification: bool) -> dict:
+    if classification:
+        return {"accuracy": float(np.mean(p.round() == y.round())), "mae": math.nan, "rmse": math.nan}
+    e = p - y
+    return {"mae": float(np.abs(e).mean()), "rmse": float(np.sqrt((e ** 2).mean())), "accuracy": math.nan}
+
+
+def run_baseline(arm: str, base: dict, task: str, scheme: str, seed: int, threads: int = 1) -> dict:
+    """A results row (same columns as the model arms') plus the test labels and predictions."""
+    if arm not in BASELINES:
+        raise ValueError(f"unknown baseline {arm!r}; known: {BASELINES}")
+    t0 = time.time()
+    data = OmegaConf.create(base["data"])
+    data.scheme = scheme
+    ds = registry.get(task)
+    spec = ds.tasks[0]
+    classification = spec.classification
+    splits = task_splits(data, task, base["size"]["expt"])
+    feats = {s: featurize(ds.input, texts) if arm == "rf" else np.zeros((len(texts), 1))
+             for s, (texts, _) in splits.items()}
+    best, best_score, best_cfg = None, math.inf, {}
+    for cfg in (RF_CONFIGS if arm == "rf" else ({},)):
+        m = _model(arm, classification, seed, cfg, threads).fit(feats["train"], splits["train"][1])
+        val = _metrics(splits["val"][1], m.predict(feats["val"]), classification)
+        score = -val["accuracy"] if classification else val["mae"]
+        if score < best_score:
+            best, best_score, best_cfg = m, score, cfg
+    y = splits["test"][1]
+    p = best.predict(feats["test"])
+    unit = spec.unit if spec.transform == "none" else f"{spec.transform}({spec.unit})"
+    row = {"task": task, "arm": arm, "split": scheme, "seed": seed, **_metrics(y, p, classification),
+           "n_test": len(y), "unit": unit, "val_score": best_score, "steps": 0, "model": "",
+           "seconds": time.time() - t0, **{f"hp:{k}": v for k, v in best_cfg.items()}}
+    return {"row": row, "y": y, "p": p, "classification": classification, "unit": unit}

@@ -1,0 +1,114 @@
+"""The scaling study: the phases run as users run them (their commands, `python -m mpa_dist <phase>`,
+as subprocesses in the current folder),
+one mid-training per amount of first-principles data, then one sweep whose arms are the
+mid-trained models and direct fine-tuning from the pre-trained one."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from mpa_dist.train import checkpoint
+
+def arm_name(amount) -> str:
+    return "dft_all" if amount is None else f"dft_{amount}"
+
+
+def _command(script: str) -> list[str]:
+    return [sys.executable, "-m", "mpa_dist", script.removesuffix(".py")]
+
+
+def _launch(script: str, *overrides: str) -> None:
+    cmd = [*_command(script), *overrides]
+    print("+", " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True)
+
+
+def midtrain_overrides(amount, run_dir: Path, steps: int | None = None) -> list[str]:
+    """Every first-principles source of mid-training limited to `amount` structures (0: none)."""
+    extra = [f"steps={steps}"] if steps else []
+    if amount == 0:
+        return [f"run_dir={run_dir}", "data.dft_sources={}", "data.dft_share=[0.0,0.0]", *extra]
+    n = "null" if amount is None else str(amount)
+    return [f"run_dir={run_dir}", f"size.qm9={n}", f"size.composition_dft={n}", *extra]
+
+
+def dft_structures(data_cfg, amount) -> int:
+    """First-principles structures mid-training draws from for `amount` per source (after the
+    evaluation compounds are left out): the training splits of its dft_sources."""
+    from mpa_dist.train import plan
+
+    if amount == 0:
+        return 0
+    total = 0
+    for dataset in data_cfg.dft_sources:
+        path = plan.ensure_shards(data_cfg, dataset, amount)
+        total += plan.manifest(path)["splits"]["train"]["num_written"]
+    return total
+
+
+def midtrain_steps(cfg, base_steps: int, n_dft: int, share: float) -> tuple[int, bool]:
+    """(steps, capped). epochs mode: enough steps to see the first-principles data dft_epochs times at
+    `share` of structures_per_step, and never fewer than the preset's (the experimental data is then
+    seen at least as often as in the smallest arm); steps mode: the preset's."""
+    if cfg.budget == "steps" or n_dft == 0:
+        return base_steps, False
+    need = math.ceil(cfg.dft_epochs * n_dft / (cfg.structures_per_step * max(share, 1e-9)))
+    steps = max(base_steps, need)
+    cap = cfg.max_midtrain_steps
+    return (min(steps, cap), True) if cap and steps > cap else (steps, False)
+
+
+def run_scaling(cfg) -> Path:
+    from mpa_dist.report.scaling_report import write_scaling
+
+    out = Path(cfg.out).resolve()
+    runs = out.parent
+    common = [f"experiment={cfg.preset}", f"name={cfg.name}", *cfg.overrides]
+    pre = Path(cfg.pretrained).resolve() if cfg.pretrained else runs / "pretrain" / "model"
+    if not checkpoint.exists(pre):
+        _launch("pretrain.py", *common, f"run_dir={pre.parent}")
+    if cfg.budget not in ("epochs", "steps"):
+        raise ValueError(f"scaling.budget must be 'epochs' or 'steps', not {cfg.budget!r}")
+    arms = {"direct": str(pre)}
+    mid_cfg = _midtrain_config(common)
+    share = sum(mid_cfg.data.dft_share) / 2
+    budgets = {}
+    for amount in cfg.amounts:
+        mid = runs / f"midtrain-{arm_name(amount)}"
+        n_dft = dft_structures(_with_amount(mid_cfg, amount).data, amount)
+        steps, capped = midtrain_steps(cfg, int(mid_cfg.steps), n_dft, share)
+        budgets[arm_name(amount)] = {"dft_structures": n_dft, "midtrain_steps": steps, "capped": capped,
+                                     "dft_epochs_seen": steps * cfg.structures_per_step * share / n_dft if n_dft else 0}
+        print(f"scaling: {arm_name(amount)}: {n_dft} first-principles structures, {steps} mid-training steps"
+              f"{' (capped)' if capped else ''}", flush=True)
+        if not checkpoint.exists(mid / "model"):
+            _launch("midtrain.py", *common, f"init_from={pre}", *midtrain_overrides(amount, mid, steps))
+        arms[arm_name(amount)] = str(mid / "model")
+    arms_override = "{" + ",".join(f"{k}:'{v}'" for k, v in arms.items()) + "}"
+    sweep_out = out / "sweep"
+    _launch("posttrain.py", *common, f"sweep={cfg.sweep_config}", "~sweep.arms", f"+sweep.arms={arms_override}",
+            f"sweep.out={sweep_out}", f"run_dir={out / 'posttrain'}", *cfg.sweep_overrides)
+    amounts = {arm_name(a): a for a in cfg.amounts}
+    return write_scaling(out, sweep_out / "results.csv", amounts, OmegaConf.to_container(cfg), budgets)
+
+
+def _midtrain_config(common: list[str]):
+    """The mid-training config the study's launches compose (its steps, shares and sources), printed by
+    the launcher itself (`--cfg job`): the study runs inside a Hydra app, which cannot compose another."""
+    cmd = [*_command("midtrain"), *common, "--cfg", "job"]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    import mpa_dist.train.resolvers  # noqa: F401  (the resolvers its interpolations use)
+
+    return OmegaConf.create(out)
+
+
+def _with_amount(cfg, amount):
+    c = OmegaConf.create(OmegaConf.to_container(cfg))
+    n = None if amount is None else amount
+    c.size.qm9, c.size.composition_dft = n, n
+    return OmegaConf.create(OmegaConf.to_container(c, resolve=True))
