@@ -20,7 +20,7 @@ RUN ?= runs/demo
 
 $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install $(PIP_QUIET) --no-compile -r requirements.txt 2>	$(PIP) install $(PIP_QUIET) -r requirements.txt 2>&1 | $(QUIET_PIP)1 | $(QUIET_PIP)
+	$(PIP) install $(PIP_QUIET) --no-compile -r requirements.txt 2>&1 | $(QUIET_PIP)
 	$(PIP) install $(PIP_QUIET) --no-deps -e . 2>&1 | $(QUIET_PIP)
 	$(PY) -c "import torch, deepspeed, e3nn, webdataset, ray, hydra, pymatgen, rdkit, vesin, ase" 
 	touch $@
