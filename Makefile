@@ -20,7 +20,7 @@ RUN ?= runs/demo
 
 $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install $(PIP_QUIET) --no-compile -r requirements.txt 2>&1 | $(QUIET_PIP)
+	$(PIP) install $(PIP_QUIET) -r requirements.txt 2>&1 | $(QUIET_PIP)
 	$(PIP) install $(PIP_QUIET) --no-deps -e . 2>&1 | $(QUIET_PIP)
 	$(PY) -c "import torch, deepspeed, e3nn, webdataset, ray, hydra, pymatgen, rdkit, vesin, ase" 
 	touch $@
@@ -66,7 +66,7 @@ install-check: data
 	sed -e 's/\[[^]]*\]//' -e 's/#.*//' requirements.txt > $(CHECK_DIR)/pins.txt
 	$(PYTHON) -m venv $(CHECK_DIR)/venv
 	PIP_CONSTRAINT="$(abspath constraints.txt) $(CHECK_DIR)/pins.txt" $(CHECK_DIR)/venv/bin/pip install $(PIP_QUIET) \
-	  --no-compile "$(CURDIR)[train,data]" 2>&1 | $(QUIET_PIP)
+	  "$(CURDIR)[train,data]" 2>&1 | $(QUIET_PIP)
 	cd $(CHECK_DIR)/work && export PATH=$(CHECK_DIR)/venv/bin:$$PATH && \
 	  python -c "import mpa_dist, sys; assert '$(CURDIR)' not in mpa_dist.__file__, mpa_dist.__file__" && \
 	  mpa-predict --help | head -3 && SHARDS=$(CURDIR)/shards/test bash $(CURDIR)/examples/quickstart.sh
