@@ -1,3 +1,0 @@
-from mpa_dist.cli import main
-
-main()

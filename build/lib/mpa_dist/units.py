@@ -1,9 +1,0 @@
-"""Unit conversions. Internally: Angstrom, eV, eV/Angstrom, eV/Angstrom^3, Debye, K, Pa."""
-
-HARTREE_EV = 27.211386245988  # CODATA 2018
-BOHR_A = 0.529177210903
-BOHR3_A3 = BOHR_A**3
-KCAL_MOL_EV = 0.0433641043
-KJ_MOL_EV = 0.0103642688
-GPA_EV_A3 = 1.0 / 160.21766208  # 1 GPa in eV/A^3
-KBAR_EV_A3 = 0.1 * GPA_EV_A3
