@@ -1,12 +1,13 @@
 """Post-training strategies side by side: test MAE reached against CPU-seconds, for full fine-tuning
-(fixed steps), head fitting on cached features (lp), LP-FT, and the random-forest and dummy
-baselines, on the same entries, from one run.
+(fixed steps), head fitting on cached features (lp), LP-FT, and the random-forest, dummy and (for
+molecular tasks, where installed) Chemprop baselines, on the same entries, from one run.
 
     python bench/bench_posttrain.py --ckpt runs/demo/midtrain-random/model --tasks boiling_point,expt_gap
 
 Each model strategy is a real post-training run (`launch/posttrain.py`, one thread) from the same
 checkpoint; `lp` is timed twice, cold (computing the feature cache) and warm (reusing it, as every
-further configuration and seed of a sweep does). CPU-seconds are the child process's user+system
+further configuration and seed of a sweep does). For the cold run the feature cache is moved aside,
+and put back after it: the bench deletes nothing of yours. CPU-seconds are the child process's user+system
 time. Errors are in the units the task trains in.
 """
 
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).parents[1]
@@ -43,6 +45,23 @@ def posttrain(task: str, strategy: str, args, run_dir: Path, extra: list[str]) -
             "cpu_s": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime}
 
 
+@contextmanager
+def cold_feature_cache():
+    """$MPA_CACHE/features moved aside for one run, then merged back (the run's new files kept)."""
+    cache = Path(os.environ.get("MPA_CACHE", ROOT / ".cache")) / "features"
+    aside = cache.with_name("features.bench-aside")
+    if cache.exists():
+        cache.rename(aside)
+    try:
+        yield
+    finally:
+        if aside.exists():
+            cache.mkdir(parents=True, exist_ok=True)
+            for f in aside.iterdir():
+                f.replace(cache / f.name)
+            aside.rmdir()
+
+
 def baseline(task: str, arm: str, args) -> dict:
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
@@ -51,7 +70,7 @@ def baseline(task: str, arm: str, args) -> dict:
     from mpa_dist.baselines import run_baseline
 
     with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
-        cfg = compose("posttrain", overrides=[f"experiment={args.experiment}", f"init_from={args.ckpt}"])
+        cfg = compose("posttrain", overrides=[f"experiment={args.experiment}", f"init_from={args.ckpt}", "sweep=demo"])
     t0, c0 = time.time(), time.process_time()
     r = run_baseline(arm, OmegaConf.to_container(cfg, resolve=True), task, "random", 0)["row"]
     return {"test_mae": r["mae"], "steps": 0, "wall_s": time.time() - t0, "cpu_s": time.process_time() - c0}
@@ -74,11 +93,17 @@ def main():
             runs += [("lp (cold cache)", "lp", []), ("lp (warm cache)", "lp", []),
                      (f"lp_ft, {args.ft_epochs} epochs", "lp_ft", [f"finetune.epochs={args.ft_epochs}"])]
             for i, (name, strategy, extra) in enumerate(runs):
-                if name == "lp (cold cache)":  # empties the feature cache, to time a cold start
-                    shutil.rmtree(Path(os.environ.get("MPA_CACHE", ROOT / ".cache")) / "features", ignore_errors=True)
-                rows.append({"task": task, "arm": name, **posttrain(task, strategy, args, tmp / f"{task}{i}", extra)})
+                if name == "lp (cold cache)":
+                    with cold_feature_cache():
+                        r = posttrain(task, strategy, args, tmp / f"{task}{i}", extra)
+                else:
+                    r = posttrain(task, strategy, args, tmp / f"{task}{i}", extra)
+                rows.append({"task": task, "arm": name, **r})
                 print(json.dumps(rows[-1]), flush=True)
-            for arm in ("rf", "dummy"):
+            from mpa_dist.baselines import applies
+            from mpa_dist.baselines.chemprop_mpnn import available
+
+            for arm in [a for a in ("rf", "dummy", "chemprop") if applies(a, task) and (a != "chemprop" or available())]:
                 rows.append({"task": task, "arm": arm, **baseline(task, arm, args)})
                 print(json.dumps(rows[-1]), flush=True)
     finally:

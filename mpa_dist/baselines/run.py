@@ -19,7 +19,8 @@ from mpa_dist.data.catalog import registry
 from mpa_dist.report.audit import shard_samples
 from mpa_dist.train import plan
 
-BASELINES = ("dummy", "rf")
+BASELINES = ("dummy", "rf", "chemprop")
+MOLECULES_ONLY = ("chemprop",)  # a molecular-graph model: no row for composition tasks
 RF_CONFIGS = ({"max_features": 0.33}, {"max_features": 1.0})  # chosen on validation
 RF_TREES = 200
 
@@ -67,18 +68,13 @@ def _metrics(y: np.ndarray, p: np.ndarray, classification: bool) -> dict:
     return {"mae": float(np.abs(e).mean()), "rmse": float(np.sqrt((e ** 2).mean())), "accuracy": math.nan}
 
 
-def run_baseline(arm: str, base: dict, task: str, scheme: str, seed: int, threads: int = 1) -> dict:
-    """A results row (same columns as the model arms') plus the test labels and predictions."""
-    if arm not in BASELINES:
-        raise ValueError(f"unknown baseline {arm!r}; known: {BASELINES}")
-    t0 = time.time()
-    data = OmegaConf.create(base["data"])
-    data.scheme = scheme
-    ds = registry.get(task)
-    spec = ds.tasks[0]
-    classification = spec.classification
-    splits = task_splits(data, task, base["size"]["expt"])
-    feats = {s: featurize(ds.input, texts) if arm == "rf" else np.zeros((len(texts), 1))
+def applies(arm: str, task: str) -> bool:
+    return arm not in MOLECULES_ONLY or registry.get(task).input == "molecule"
+
+
+def _fit_sklearn(arm: str, splits: dict, kind: str, classification: bool, seed: int, threads: int):
+    """(test predictions, validation score, chosen settings): the settings chosen on validation."""
+    feats = {s: featurize(kind, texts) if arm == "rf" else np.zeros((len(texts), 1))
              for s, (texts, _) in splits.items()}
     best, best_score, best_cfg = None, math.inf, {}
     for cfg in (RF_CONFIGS if arm == "rf" else ({},)):
@@ -87,8 +83,30 @@ def run_baseline(arm: str, base: dict, task: str, scheme: str, seed: int, thread
         score = -val["accuracy"] if classification else val["mae"]
         if score < best_score:
             best, best_score, best_cfg = m, score, cfg
+    return best.predict(feats["test"]), best_score, best_cfg
+
+
+def run_baseline(arm: str, base: dict, task: str, scheme: str, seed: int, threads: int = 1) -> dict:
+    """A results row (same columns as the model arms') plus the test labels and predictions."""
+    if arm not in BASELINES:
+        raise ValueError(f"unknown baseline {arm!r}; known: {BASELINES}")
+    if not applies(arm, task):
+        raise ValueError(f"baseline {arm!r} takes molecules; {task} is a {registry.get(task).input} task")
+    t0 = time.time()
+    data = OmegaConf.create(base["data"])
+    data.scheme = scheme
+    ds = registry.get(task)
+    spec = ds.tasks[0]
+    classification = spec.classification
+    splits = task_splits(data, task, base["size"]["expt"])
+    if arm == "chemprop":
+        from mpa_dist.baselines import chemprop_mpnn
+
+        p, best_score, best_cfg = chemprop_mpnn.fit_predict(splits, classification, seed, threads,
+                                                            epochs=base["sweep"]["chemprop_epochs"])
+    else:
+        p, best_score, best_cfg = _fit_sklearn(arm, splits, ds.input, classification, seed, threads)
     y = splits["test"][1]
-    p = best.predict(feats["test"])
     unit = spec.unit if spec.transform == "none" else f"{spec.transform}({spec.unit})"
     row = {"task": task, "arm": arm, "split": scheme, "seed": seed, **_metrics(y, p, classification),
            "n_test": len(y), "unit": unit, "val_score": best_score, "steps": 0, "model": "",

@@ -111,7 +111,9 @@ def plot(table: pd.DataFrame, path: Path, fit: dict | None = None, n_all: dict |
 
 def write_scaling(out: Path, results_csv: Path, amounts: dict, cfg: dict, budgets: dict | None = None) -> Path:
     results = pd.read_csv(results_csv)
-    models = results[~results["arm"].isin(["dummy", "rf"])]
+    from mpa_dist.baselines.run import BASELINES
+
+    models = results[~results["arm"].isin(BASELINES)]
     table = scaling_table(models, amounts)
     table.to_csv(out / "scaling.csv", index=False)
     budgets = budgets or {}

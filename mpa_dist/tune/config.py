@@ -31,8 +31,10 @@ class SweepSchema:
     dashboard_host: str = "127.0.0.1"  # localhost only unless told otherwise
     out: str = "runs/default/sweep"  # results.csv, report.md, plots and Tune's files
     resume: bool = False  # continue an interrupted sweep in `out`
-    # baseline arms fitted on the same entries as the model arms, scored once on test: dummy, rf
+    # baseline arms fitted on the same entries as the model arms, scored once on test: dummy, rf,
+    # chemprop (Chemprop v2 on the molecular graph, molecular tasks only; an optional install)
     baselines: list = field(default_factory=lambda: ["dummy", "rf"])
+    chemprop_epochs: int = 50  # Chemprop's own default; the best validation epoch is kept (patience 10)
 
 
 def check(node) -> Any:
@@ -47,6 +49,10 @@ def check(node) -> Any:
             raise ValueError(f"sweep.baselines: {b!r} is not one of {', '.join(BASELINES)}")
         if b in sw.arms:
             raise ValueError(f"sweep: {b!r} is both an arm and a baseline")
+    if "chemprop" in sw.baselines:
+        from mpa_dist.baselines.chemprop_mpnn import require
+
+        require()  # before any trial runs, not after the sweep
     for s in sw.schemes:
         if s not in SCHEMES:
             raise ValueError(f"sweep.schemes: {s!r} is not one of {', '.join(SCHEMES)}")

@@ -83,7 +83,7 @@ def start_ray(sw: dict):
 def run_sweep(cfg) -> dict:
     from ray import tune
 
-    from mpa_dist.baselines import run_baseline
+    from mpa_dist.baselines import applies, run_baseline
     from mpa_dist.report.audit import audit_export
     from mpa_dist.report.sweep_report import write_report
     from mpa_dist.tune.testing import score_export
@@ -123,7 +123,8 @@ def run_sweep(cfg) -> dict:
         fit = ray.remote(num_cpus=min(1, sw["cpus_per_trial"]))(run_baseline)
         groups = sorted({(b["task"], b["scheme"], b["seed"]) for b in best})
         pending = [score.remote(b["model"], base, b["task"], b["scheme"]) for b in best]
-        pending_baselines = [fit.remote(arm, base, t, sc, sd) for t, sc, sd in groups for arm in sw["baselines"]]
+        pending_baselines = [fit.remote(arm, base, t, sc, sd) for t, sc, sd in groups for arm in sw["baselines"]
+                             if applies(arm, t)]
         scored, fitted = ray.get(pending), ray.get(pending_baselines)
     finally:
         ray.shutdown()
