@@ -54,8 +54,8 @@ COMMANDS = {
                      ("mpa-audit ckpt=runs/demo/sweep/best/boiling_point-mpa-random-s0/model",
                       "mpa-audit ckpt=runs/demo/midtrain-random/model eval=shards/boiling_point-random/n2000/k2")),
     "scaling": Command("scaling", "The scaling study: MPA's gain over direct fine-tuning against the first-principles "
-                       "data aligned in mid-training.", ("mpa-scaling preset=demo name=scaling",
-                                                         "mpa-scaling preset=demo budget=steps seeds=[0,1,2]")),
+                       "data aligned in mid-training.", ("mpa-scaling name=scaling pretrained=runs/demo/pretrain/model",
+                                                         "mpa-scaling name=scaling budget=steps", "mpa-scaling study=gpu name=scaling_gpu")),
 }
 
 

@@ -60,13 +60,12 @@ class RunLogger:
         names = self.outputs
         sums = dist.all_sum(torch.tensor([self.graphs, self.atoms] + [self.loss[n] for n in names]
                                          + [self.rows[n] for n in names], dtype=torch.float64, device=device))
-        graphs, atoms = float(sums[0]), float(sums[1])
+        graphs, atoms, k = float(sums[0]), float(sums[1]), len(names)
+        # mean training loss per output over every rank's rows since the last flush
+        per = {n: float(sums[2 + i]) / float(sums[2 + k + i]) for i, n in enumerate(names) if float(sums[2 + k + i])}
         if self.main:
-            k = len(names)
-            for i, n in enumerate(names):
-                rows = float(sums[2 + k + i])
-                if rows:
-                    self.tb.add_scalar(f"loss/{n}", float(sums[2 + i]) / rows, step)
+            for n, v in per.items():
+                self.tb.add_scalar(f"loss/{n}", v, step)
             self.tb.add_scalar("train/loss", loss, step)
             self.tb.add_scalar("train/lr", lr, step)
             if grad_norm is not None:
@@ -83,13 +82,14 @@ class RunLogger:
             for src, n in self.mixture.items():
                 self.tb.add_scalar(f"mixture/{src}", n / total, step)
             self.bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}", gps=f"{graphs / dt:.0f}")
-            k = len(names)
-            per = {n: float(sums[2 + i]) / float(sums[2 + k + i]) for i, n in enumerate(names) if float(sums[2 + k + i])}
             self.jsonl.write(json.dumps({"step": step, "loss": loss, "lr": lr, "losses": per}) + "\n")
             self.jsonl.flush()
+        steps = self.steps
         self.reset()
+        # graphs_per_step: structures one optimizer step draws over all ranks (the scaling study's
+        # structures_per_step, for its epochs budget)
         return {"graphs_per_s": graphs / dt, "atoms_per_s": atoms / dt, "peak_mb_rank0": peak_memory_mb(device),
-                "world_size": dist.world()}
+                "world_size": dist.world(), "graphs_per_step": graphs / steps if steps else 0.0}
 
     def scalars(self, prefix: str, values: dict, step: int):
         if self.main:

@@ -5,6 +5,7 @@ mid-trained models and direct fine-tuning from the pre-trained one."""
 
 from __future__ import annotations
 
+import json
 import math
 import subprocess
 import sys
@@ -51,13 +52,29 @@ def dft_structures(data_cfg, amount) -> int:
     return total
 
 
-def midtrain_steps(cfg, base_steps: int, n_dft: int, share: float) -> tuple[int, bool]:
+def structures_per_step(cfg, pretrained: Path) -> float:
+    """The configured structures per mid-training step, or (null) the pre-training's measured figure:
+    its result.json's speed.graphs_per_step, over all ranks, with the same batching config."""
+    if cfg.structures_per_step:
+        return float(cfg.structures_per_step)
+    result = pretrained.parent / "result.json"
+    per_step = json.loads(result.read_text()).get("speed", {}).get("graphs_per_step") if result.exists() else None
+    if not per_step:
+        raise ValueError(f"scaling: structures_per_step=null takes the pre-training's structures per step from "
+                         f"{result}, which {'has no speed.graphs_per_step' if result.exists() else 'does not exist'}; "
+                         f"set structures_per_step= (the mid-training log's graphs per second x seconds per step)")
+    return float(per_step)
+
+
+def midtrain_steps(cfg, base_steps: int, n_dft: int, share: float, per_step: float | None = None) -> tuple[int, bool]:
     """(steps, capped). epochs mode: enough steps to see the first-principles data dft_epochs times at
-    `share` of structures_per_step, and never fewer than the preset's (the experimental data is then
-    seen at least as often as in the smallest arm); steps mode: the preset's."""
+    `share` of `per_step` structures a step (default: structures_per_step), and never fewer than the
+    preset's (the experimental data is then seen at least as often as in the smallest arm); steps
+    mode: the preset's."""
     if cfg.budget == "steps" or n_dft == 0:
         return base_steps, False
-    need = math.ceil(cfg.dft_epochs * n_dft / (cfg.structures_per_step * max(share, 1e-9)))
+    per_step = per_step or cfg.structures_per_step
+    need = math.ceil(cfg.dft_epochs * n_dft / (per_step * max(share, 1e-9)))
     steps = max(base_steps, need)
     cap = cfg.max_midtrain_steps
     return (min(steps, cap), True) if cap and steps > cap else (steps, False)
@@ -77,13 +94,14 @@ def run_scaling(cfg) -> Path:
     arms = {"direct": str(pre)}
     mid_cfg = _midtrain_config(common)
     share = sum(mid_cfg.data.dft_share) / 2
+    per_step = structures_per_step(cfg, pre)
     budgets = {}
     for amount in cfg.amounts:
         mid = runs / f"midtrain-{arm_name(amount)}"
         n_dft = dft_structures(_with_amount(mid_cfg, amount).data, amount)
-        steps, capped = midtrain_steps(cfg, int(mid_cfg.steps), n_dft, share)
+        steps, capped = midtrain_steps(cfg, int(mid_cfg.steps), n_dft, share, per_step)
         budgets[arm_name(amount)] = {"dft_structures": n_dft, "midtrain_steps": steps, "capped": capped,
-                                     "dft_epochs_seen": steps * cfg.structures_per_step * share / n_dft if n_dft else 0}
+                                     "dft_epochs_seen": steps * per_step * share / n_dft if n_dft else 0}
         print(f"scaling: {arm_name(amount)}: {n_dft} first-principles structures, {steps} mid-training steps"
               f"{' (capped)' if capped else ''}", flush=True)
         if not checkpoint.exists(mid / "model"):

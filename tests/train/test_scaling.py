@@ -40,7 +40,7 @@ def test_scaling_table_compares_each_seed_with_direct_of_that_seed():
 @pytest.mark.multiprocess
 def test_smoke_scaling_study(pretrained, tmp_path):
     out = tmp_path / "scaling"
-    launch("scaling.py", "preset=smoke", "name=scaling_test", f"out={out}", "amounts=[0,100]",
+    launch("scaling.py", "preset=smoke", "name=scaling_test", f"out={out}", "amounts=[0,100]", "structures_per_step=null",
            f"pretrained={pretrained / 'pretrain' / 'model'}",
            f"overrides=['data.shards_root={ROOT / 'shards' / 'test'}']", "sweep_overrides=['sweep.seeds=[1]']",
            timeout=600)
@@ -79,3 +79,25 @@ def test_epochs_budget_grows_with_the_data_and_steps_budget_does_not():
     assert midtrain_steps(cfg, 150, 100000, 0.35) == (7143, False)
     assert midtrain_steps(OmegaConf.merge(cfg, {"max_midtrain_steps": 2000}), 150, 100000, 0.35) == (2000, True)
     assert midtrain_steps(OmegaConf.merge(cfg, {"budget": "steps"}), 150, 100000, 0.35) == (150, False)
+
+
+def test_structures_per_step_null_is_the_pretrainings_measured_figure(tmp_path):
+    import json
+
+    from omegaconf import OmegaConf
+
+    from mpa_dist.tune.scaling import midtrain_steps, structures_per_step
+
+    cfg = OmegaConf.create({"budget": "epochs", "dft_epochs": 1.0, "structures_per_step": None,
+                            "max_midtrain_steps": None})
+    export = tmp_path / "pretrain" / "model"
+    with pytest.raises(ValueError, match="result.json, which does not exist"):
+        structures_per_step(cfg, export)
+    export.parent.mkdir()
+    (export.parent / "result.json").write_text(json.dumps({"speed": {"graphs_per_s": 10.0}}))
+    with pytest.raises(ValueError, match="has no speed.graphs_per_step"):
+        structures_per_step(cfg, export)
+    (export.parent / "result.json").write_text(json.dumps({"speed": {"graphs_per_step": 200.0}}))
+    assert structures_per_step(cfg, export) == 200.0
+    assert structures_per_step(OmegaConf.merge(cfg, {"structures_per_step": 45}), export) == 45.0
+    assert midtrain_steps(cfg, 150, 100000, 0.5, per_step=200.0) == (1000, False)
