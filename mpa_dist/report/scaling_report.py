@@ -5,6 +5,7 @@ per-task MAEs in the table beside it."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -109,6 +110,18 @@ def plot(table: pd.DataFrame, path: Path, fit: dict | None = None, n_all: dict |
     plt.close(fig)
 
 
+def _beaten_by_rf(table: pd.DataFrame, per_task: pd.DataFrame) -> list[str]:
+    """One line: on how many tasks the random forest beats every mid-trained arm."""
+    rf = per_task.get(("rf", "baseline"))
+    arms = [c for c in per_task.columns if c[1] not in ("baseline", "pre-trained")]
+    if rf is None or not arms:
+        return []
+    best = per_task[arms].min(axis=1)
+    both = pd.concat([best, rf], axis=1).dropna()
+    n = int((both.iloc[:, 1] < both.iloc[:, 0]).sum())
+    return [f"The random forest beats every mid-trained arm on **{n} of {len(both)}** tasks.", ""]
+
+
 def write_scaling(out: Path, results_csv: Path, amounts: dict, cfg: dict, budgets: dict | None = None) -> Path:
     results = pd.read_csv(results_csv)
     from mpa_dist.baselines.run import BASELINES
@@ -122,13 +135,21 @@ def write_scaling(out: Path, results_csv: Path, amounts: dict, cfg: dict, budget
     head = ["arm", "dft_structures", "tasks", "seeds", "mean_relative_mae", "std_over_seeds", "mean_change_%",
             "wins_vs_direct"]
     per_task = table.drop(columns=head[2:]).set_index(["arm", "dft_structures"]).T
+    others = results[results["arm"].isin(("direct", *BASELINES)) & results["mae"].notna()]
+    other_mae = others.groupby(["task", "split", "arm"])["mae"].mean().unstack("arm")
+    for b in [b for b in ("direct", *BASELINES) if b in other_mae]:  # beside the mid-trained arms, same entries
+        per_task[(b, "pre-trained" if b == "direct" else "baseline")] = [
+            other_mae[b].get((t.rsplit(" (", 1)[0], t.rsplit(" (", 1)[1][:-1])) for t in per_task.index]
+    beaten = _beaten_by_rf(table, per_task)
     kinds = task_kinds(models)
     fits, by_kind = [], []
     for kind in sorted(set(kinds.values())):
         sub = scaling_table(models[models["task"].map(kinds) == kind], amounts)
         if sub.empty:
             continue
-        fit = slope(sub.rename(columns={"mean_change_%": "mean_change_"}), n_all)
+        # `all` placed at this kind's own first-principles count (QM9 for molecules, the composition sets)
+        n_kind = {a: b.get(f"{kind}_structures", b["dft_structures"]) for a, b in budgets.items()}
+        fit = slope(sub.rename(columns={"mean_change_%": "mean_change_"}), n_kind)
         fits.append(sentence(fit, f"{kind} tasks"))
         by_kind += [f"**{kind} tasks** ({int(sub['tasks'].max())}):", "",
                     sub[head].to_markdown(index=False, floatfmt=".3f"), ""]
@@ -150,9 +171,11 @@ def write_scaling(out: Path, results_csv: Path, amounts: dict, cfg: dict, budget
           table[head].to_markdown(index=False, floatfmt=".3f"), "", *by_kind,
           *(["Mid-training budgets:", "", budget_rows.to_markdown(index=False, floatfmt=".3g"), ""]
             if len(budget_rows) else []),
-          "Test MAE per task, mean over seeds (units the task trains in):", "", per_task.to_markdown(floatfmt=".4g"), "",
+          "Test MAE per task, mean over seeds (units the task trains in), with the baselines of the same sweep "
+          "on the same entries:", "", per_task.to_markdown(floatfmt=".4g"), "", *beaten,
           "Post-training sweep report, with the baseline arms: [sweep/report.md](sweep/report.md)."]
     (out / "scaling.md").write_text("\n".join(md) + "\n")
+    (out / "budgets.json").write_text(json.dumps(budgets, indent=1))  # what write_scaling needs to write it again
     print("\n".join(md), flush=True)
     return out / "scaling.md"
 

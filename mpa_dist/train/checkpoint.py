@@ -226,3 +226,11 @@ def load_model(path: str | Path, device: str | torch.device = "cpu", heads=None)
         raise CheckpointError(f"{js}: does not describe the weights next to it: {len(missing)} missing "
                               f"(e.g. {missing[:1]}), {len(unexpected)} unexpected (e.g. {unexpected[:1]})")
     return model.to(device).eval(), meta
+
+
+def load_matching(model, state: dict) -> list[str]:
+    """Load every tensor whose name and shape match (backbone, and heads of the same name)."""
+    own = model.state_dict()
+    match = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(match, strict=False)
+    return sorted(match)

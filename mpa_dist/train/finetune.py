@@ -52,3 +52,19 @@ def add_lora(model: nn.Module, rank: int, alpha: float) -> nn.Module:
     for n, p in model.backbone.named_parameters():
         p.requires_grad = "lora_" in n
     return model
+
+
+def merge_lora(module) -> dict:
+    """LoRA folded into the base weights, so the export is a plain model."""
+    import copy
+
+    m = copy.deepcopy(module)
+    for sub in m.modules():
+        if hasattr(sub, "merge") and hasattr(sub, "lora_A"):
+            sub.merge()
+    state = {}
+    for k, v in m.state_dict().items():
+        if "lora_" in k:
+            continue
+        state[k.replace(".base_layer.", ".")] = v.detach().float().cpu()
+    return state

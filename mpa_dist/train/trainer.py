@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import random
 import time
 from pathlib import Path
 
@@ -19,7 +17,7 @@ from omegaconf import OmegaConf
 
 from mpa_dist.data.loader import build_loader
 from mpa_dist.model import build_model
-from mpa_dist.train import checkpoint, distributed as dist, finetune, lineage, phases, plan, resolvers, schedule
+from mpa_dist.train import checkpoint, distributed as dist, finetune, lineage, phases, plan, resolvers, rng, schedule
 from mpa_dist.train.evaluate import evaluate
 from mpa_dist.train.logger import RunLogger
 from mpa_dist.train.losses import output_losses
@@ -43,7 +41,7 @@ class Trainer:
         self.cfg = cfg = validate(cfg)
         self.on_eval, self.phase = on_eval, phases.phase_of(cfg)
         self.device = dist.init(cfg.cluster.backend)
-        _threads_and_seed(cfg)
+        rng.threads_and_seed(cfg)
         init_state, init_meta = checkpoint.load_exported(cfg.init_from) if cfg.init_from else ({}, None)
         lineage.check_parent(cfg, init_meta)
         self.parent = lineage.parent_of(cfg, init_meta)
@@ -87,7 +85,7 @@ class Trainer:
         """The model with every matching weight of the checkpoint, the phase's carried-over weights,
         and the normalisation of the heads that start fresh (fitted on training data)."""
         model = build_model(self.model_cfg, self.heads)
-        self.loaded = _load_matching(model, init_state)
+        self.loaded = checkpoint.load_matching(model, init_state)
         self.loaded += self.phase.start(model, self.heads, init_state, init_meta)
         fresh = [h["name"] for h in self.heads if not any(k.startswith(f"heads.{h['name']}.") for k in self.loaded)]
         fit_norms(model, fresh, self._loader("train", "epoch", workers=0, all_ranks=True), self.transforms,
@@ -295,7 +293,7 @@ class Trainer:
     # ---- state ----------------------------------------------------------------------
     def _client_state(self) -> dict:
         return {"step": self.step, "bad_total": self.bad_total, "best": self.best, "since_best": self.since_best,
-                "vocab": self.vocab, "rng": _rng_state(),
+                "vocab": self.vocab, "rng": rng.state(),
                 "data": {"stage": getattr(self, "stage", None), "stage_start": getattr(self, "stage_start", 0),
                          "consumed": getattr(self, "consumed", 0), "world": dist.world(),
                          "workers": self.cfg.data.num_workers},
@@ -304,7 +302,7 @@ class Trainer:
     def _restore(self, client: dict):
         self.step, self.bad_total = client["step"], client["bad_total"]
         self.best, self.since_best = client["best"], client["since_best"]
-        _set_rng_state(client["rng"])
+        rng.set_state(client["rng"])
         self.data_position = client.get("data")
         if self.ema is not None and client.get("ema"):
             self.ema.load_state_dict(client["ema"])
@@ -344,7 +342,7 @@ class Trainer:
         else:
             state = checkpoint.consolidated_state(self.engine, self.run_dir)
         if self.cfg.finetune.strategy == "lora":
-            state = _merge_lora(self.engine.module)
+            state = finetune.merge_lora(self.engine.module)
         meta = {"model": self.model_cfg, "heads": self.heads, "source_vocab": self.vocab, "phase": self.cfg.phase,
                 "step": self.step, "tasks": self.tasks, "transforms": self.transforms,
                 "split_scheme": self.cfg.data.scheme, "data": [s.dataset for s in self.srcs + self.dft],
@@ -354,16 +352,6 @@ class Trainer:
         return path
 
 
-def _local_world() -> int:
-    return int(os.environ.get("LOCAL_WORLD_SIZE", os.environ.get("WORLD_SIZE", 1)))
-
-
-def _load_matching(model, state: dict) -> list[str]:
-    """Load every tensor whose name and shape match (backbone, and heads of the same name)."""
-    own = model.state_dict()
-    match = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
-    model.load_state_dict(match, strict=False)
-    return sorted(match)
 
 
 def _ema(engine, decay: float):
@@ -374,40 +362,3 @@ def _ema(engine, decay: float):
     from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
     return AveragedModel(engine.module, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
-
-
-def _merge_lora(module) -> dict:
-    """LoRA folded into the base weights, so the export is a plain model."""
-    import copy
-
-    m = copy.deepcopy(module)
-    for sub in m.modules():
-        if hasattr(sub, "merge") and hasattr(sub, "lora_A"):
-            sub.merge()
-    state = {}
-    for k, v in m.state_dict().items():
-        if "lora_" in k:
-            continue
-        state[k.replace(".base_layer.", ".")] = v.detach().float().cpu()
-    return state
-
-
-def _threads_and_seed(cfg) -> None:
-    torch.set_num_threads(cfg.cluster.threads or max(1, (os.cpu_count() or 1) // _local_world()))
-    _seed(cfg.seed + dist.rank())
-
-
-def _seed(seed: int):
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def _rng_state() -> dict:
-    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
-
-
-def _set_rng_state(s: dict):
-    random.setstate(s["python"])
-    np.random.set_state(s["numpy"])
-    torch.set_rng_state(s["torch"])

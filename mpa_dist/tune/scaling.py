@@ -38,31 +38,41 @@ def midtrain_overrides(amount, run_dir: Path, steps: int | None = None) -> list[
     return [f"run_dir={run_dir}", f"size.qm9={n}", f"size.composition_dft={n}", *extra]
 
 
-def dft_structures(data_cfg, amount) -> int:
-    """First-principles structures mid-training draws from for `amount` per source (after the
-    evaluation compounds are left out): the training splits of its dft_sources."""
+def dft_structures(data_cfg, amount) -> dict[str, int]:
+    """source -> first-principles structures mid-training draws from for `amount` per source (after
+    the evaluation compounds are left out): the training splits of its dft_sources."""
     from mpa_dist.train import plan
 
     if amount == 0:
-        return 0
-    total = 0
-    for dataset in data_cfg.dft_sources:
-        path = plan.ensure_shards(data_cfg, dataset, amount)
-        total += plan.manifest(path)["splits"]["train"]["num_written"]
-    return total
+        return {}
+    return {dataset: plan.manifest(plan.ensure_shards(data_cfg, dataset, amount))["splits"]["train"]["num_written"]
+            for dataset in data_cfg.dft_sources}
 
 
-def structures_per_step(cfg, pretrained: Path) -> float:
-    """The configured structures per mid-training step, or (null) the pre-training's measured figure:
-    its result.json's speed.graphs_per_step, over all ranks, with the same batching config."""
+def by_kind(per_source: dict[str, int]) -> dict[str, int]:
+    """molecule | composition -> structures: the first-principles data each kind of task learns from."""
+    from mpa_dist.data.catalog import registry
+
+    out = {}
+    for src, n in per_source.items():
+        kind = registry.get(src).input
+        out[kind] = out.get(kind, 0) + n
+    return out
+
+
+def structures_per_step(cfg, first_midtrain: Path) -> float:
+    """The configured structures per mid-training step, or (null) the figure measured by the study's
+    amount-0 mid-training, which runs first with the preset's steps: its result.json's
+    speed.graphs_per_step (over all ranks, same batching config; the experimental part of the mixture)."""
     if cfg.structures_per_step:
         return float(cfg.structures_per_step)
-    result = pretrained.parent / "result.json"
+    result = first_midtrain / "result.json"
     per_step = json.loads(result.read_text()).get("speed", {}).get("graphs_per_step") if result.exists() else None
     if not per_step:
-        raise ValueError(f"scaling: structures_per_step=null takes the pre-training's structures per step from "
-                         f"{result}, which {'has no speed.graphs_per_step' if result.exists() else 'does not exist'}; "
-                         f"set structures_per_step= (the mid-training log's graphs per second x seconds per step)")
+        raise ValueError(f"scaling: structures_per_step=null takes the structures per step measured by the amount-0 "
+                         f"mid-training ({result}, which {'has no speed.graphs_per_step' if result.exists() else 'does not exist'}); "
+                         f"put 0 first in amounts, or set structures_per_step= (a mid-training's result.json "
+                         f"speed.graphs_per_step)")
     return float(per_step)
 
 
@@ -94,14 +104,19 @@ def run_scaling(cfg) -> Path:
     arms = {"direct": str(pre)}
     mid_cfg = _midtrain_config(common)
     share = sum(mid_cfg.data.dft_share) / 2
-    per_step = structures_per_step(cfg, pre)
-    budgets = {}
+    budgets, per_step = {}, None
     for amount in cfg.amounts:
         mid = runs / f"midtrain-{arm_name(amount)}"
-        n_dft = dft_structures(_with_amount(mid_cfg, amount).data, amount)
+        per_source = dft_structures(_with_amount(mid_cfg, amount).data, amount)
+        n_dft = sum(per_source.values())
+        if n_dft and per_step is None:
+            per_step = structures_per_step(cfg, runs / f"midtrain-{arm_name(0)}")
         steps, capped = midtrain_steps(cfg, int(mid_cfg.steps), n_dft, share, per_step)
-        budgets[arm_name(amount)] = {"dft_structures": n_dft, "midtrain_steps": steps, "capped": capped,
-                                     "dft_epochs_seen": steps * per_step * share / n_dft if n_dft else 0}
+        budgets[arm_name(amount)] = {"dft_structures": n_dft,
+                                     **{f"{k}_structures": n for k, n in sorted(by_kind(per_source).items())},
+                                     "midtrain_steps": steps, "capped": capped,
+                                     "dft_epochs_seen": steps * per_step * share / n_dft if n_dft else 0,
+                                     "structures_per_step": per_step or 0}
         print(f"scaling: {arm_name(amount)}: {n_dft} first-principles structures, {steps} mid-training steps"
               f"{' (capped)' if capped else ''}", flush=True)
         if not checkpoint.exists(mid / "model"):

@@ -92,7 +92,7 @@ def test_cached_features_are_reused_and_feed_the_same_head(qm9_records, tmp_path
 
 def test_lora_merge_gives_the_same_predictions(qm9_records):
     from mpa_dist.data.batch import collate_records
-    from mpa_dist.train.trainer import _merge_lora
+    from mpa_dist.train.finetune import merge_lora
 
     torch.manual_seed(0)
     m = finetune.add_lora(build_model(TINY, [{"name": "y", "readout": "mean"}]), rank=4, alpha=8.0)
@@ -101,7 +101,7 @@ def test_lora_merge_gives_the_same_predictions(qm9_records):
             torch.nn.init.normal_(p, std=0.1)  # a trained adapter, not the zero init
     b = collate_records(qm9_records[:8], cutoff=TINY["cutoff"])
     plain = build_model(TINY, [{"name": "y", "readout": "mean"}])
-    plain.load_state_dict(_merge_lora(m))
+    plain.load_state_dict(merge_lora(m))
     m.eval(), plain.eval()
     torch.testing.assert_close(plain(b)["y"], m(b)["y"], rtol=1e-5, atol=1e-5)
     assert sum(p.requires_grad for n, p in m.backbone.named_parameters() if "lora_" not in n) == 0

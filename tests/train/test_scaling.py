@@ -1,6 +1,8 @@
 """The scaling study end to end at smoke size: mid-training with none and some first-principles
 data, one sweep over both and direct fine-tuning, the table and the plot."""
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -40,7 +42,8 @@ def test_scaling_table_compares_each_seed_with_direct_of_that_seed():
 @pytest.mark.multiprocess
 def test_smoke_scaling_study(pretrained, tmp_path):
     out = tmp_path / "scaling"
-    launch("scaling.py", "preset=smoke", "name=scaling_test", f"out={out}", "amounts=[0,100]", "structures_per_step=null",
+    launch("scaling.py", "preset=smoke", "name=scaling_test", f"out={out}", "amounts=[0,100]",
+           "structures_per_step=null", "max_midtrain_steps=20",
            f"pretrained={pretrained / 'pretrain' / 'model'}",
            f"overrides=['data.shards_root={ROOT / 'shards' / 'test'}']", "sweep_overrides=['sweep.seeds=[1]']",
            timeout=600)
@@ -54,6 +57,14 @@ def test_smoke_scaling_study(pretrained, tmp_path):
     assert "dft_100" in md and "scaling.png" in md and (out / "scaling.png").stat().st_size > 5000
     assert "budget mode **epochs**" in md and "Mid-training budgets" in md and "**0** evaluation compounds" in md
     assert "molecule tasks" in md and "composition tasks" in md
+    assert "('rf', 'baseline')" in md and "('direct', 'pre-trained')" in md  # beside the mid-trained arms
+    assert "The random forest beats every mid-trained arm on" in md
+    b = json.loads((out / "budgets.json").read_text())["dft_100"]  # QM9 for molecules, the composition sets
+    # structures_per_step=null: measured by the amount-0 mid-training, which ran first
+    speed = json.loads((out.parent / "midtrain-dft_0" / "result.json").read_text())["speed"]
+    assert b["structures_per_step"] == speed["graphs_per_step"] > 0
+    assert b["molecule_structures"] > 0 and b["composition_structures"] > 0
+    assert b["dft_structures"] == b["molecule_structures"] + b["composition_structures"]
 
 
 def test_slope_says_whether_the_gain_grows():
@@ -81,23 +92,21 @@ def test_epochs_budget_grows_with_the_data_and_steps_budget_does_not():
     assert midtrain_steps(OmegaConf.merge(cfg, {"budget": "steps"}), 150, 100000, 0.35) == (150, False)
 
 
-def test_structures_per_step_null_is_the_pretrainings_measured_figure(tmp_path):
-    import json
-
+def test_structures_per_step_null_is_the_amount_0_midtrainings_measured_figure(tmp_path):
     from omegaconf import OmegaConf
 
     from mpa_dist.tune.scaling import midtrain_steps, structures_per_step
 
     cfg = OmegaConf.create({"budget": "epochs", "dft_epochs": 1.0, "structures_per_step": None,
                             "max_midtrain_steps": None})
-    export = tmp_path / "pretrain" / "model"
-    with pytest.raises(ValueError, match="result.json, which does not exist"):
-        structures_per_step(cfg, export)
-    export.parent.mkdir()
-    (export.parent / "result.json").write_text(json.dumps({"speed": {"graphs_per_s": 10.0}}))
+    first = tmp_path / "midtrain-dft_0"
+    with pytest.raises(ValueError, match="result.json, which does not exist.*put 0 first in amounts"):
+        structures_per_step(cfg, first)
+    first.mkdir()
+    (first / "result.json").write_text(json.dumps({"speed": {"graphs_per_s": 10.0}}))
     with pytest.raises(ValueError, match="has no speed.graphs_per_step"):
-        structures_per_step(cfg, export)
-    (export.parent / "result.json").write_text(json.dumps({"speed": {"graphs_per_step": 200.0}}))
-    assert structures_per_step(cfg, export) == 200.0
-    assert structures_per_step(OmegaConf.merge(cfg, {"structures_per_step": 45}), export) == 45.0
+        structures_per_step(cfg, first)
+    (first / "result.json").write_text(json.dumps({"speed": {"graphs_per_step": 200.0}}))
+    assert structures_per_step(cfg, first) == 200.0
+    assert structures_per_step(OmegaConf.merge(cfg, {"structures_per_step": 45}), first) == 45.0
     assert midtrain_steps(cfg, 150, 100000, 0.5, per_step=200.0) == (1000, False)
