@@ -67,16 +67,25 @@ def test_smoke_scaling_study(pretrained, tmp_path):
     assert b["dft_structures"] == b["molecule_structures"] + b["composition_structures"]
 
 
-def test_slope_says_whether_the_gain_grows():
-    from mpa_dist.report.scaling_report import sentence, slope
+def test_slope_is_paired_by_seed_and_says_whether_the_gain_grows():
+    from mpa_dist.report.scaling_report import seed_changes, sentence, slope
 
-    grows = pd.DataFrame({"arm": ["a", "b", "c", "d"], "dft_structures": [10, 100, 1000, 10000],
-                          "mean_change_": [-2.0, -5.1, -7.9, -11.0]})
-    fit = slope(grows)
+    n = {"a": 10, "b": 100, "c": 1000, "d": 10000}
+    grows = pd.DataFrame({"a": [-2.0], "b": [-5.1], "c": [-7.9], "d": [-11.0]})  # one seed: least squares
+    fit = slope(grows, n)
     assert fit["slope"] == pytest.approx(-3.0, abs=0.1) and fit["high"] < 0 and "grows" in sentence(fit, "x")
-    flat = grows.assign(mean_change_=[-5.0, -9.0, -4.0, -8.5])
-    assert "flat within noise" in sentence(slope(flat), "x")
-    assert "too few" in sentence(slope(grows.iloc[:2]), "x")
+    assert "flat within noise" in sentence(slope(grows.assign(b=[-9.0], c=[-4.0], d=[-8.5]), n), "x")
+    assert "too few" in sentence(slope(grows[["a", "b"]], n), "x")
+    # three seeds with very different offsets but the same slope: paired by seed, the offsets are not noise
+    seeds = pd.DataFrame({"b": [10.0, 0.0, -20.0], "c": [5.0, -5.0, -25.0], "d": [0.0, -10.0, -30.0]})
+    fit = slope(seeds, n)
+    assert fit["slope"] == pytest.approx(-5.0) and fit["high"] < 0 and "3 seeds" in sentence(fit, "x")
+    noisy = seeds.assign(d=[-10.0, 10.0, -30.0])  # one seed against the others: the interval holds 0
+    assert slope(noisy, n)["low"] < 0 < slope(noisy, n)["high"]
+    # the per-seed changes: each seed's arm against direct of that same seed, mean over tasks
+    res = pd.DataFrame({"task": ["t", "t", "u", "u"] * 2, "split": "random", "seed": [0, 0, 0, 0, 1, 1, 1, 1],
+                        "arm": ["direct", "b", "direct", "b"] * 2, "mae": [2.0, 1.0, 4.0, 4.0, 1.0, 1.0, 2.0, 3.0]})
+    assert seed_changes(res, {"b": 100})["b"].tolist() == [-25.0, 25.0]
 
 
 def test_epochs_budget_grows_with_the_data_and_steps_budget_does_not():
