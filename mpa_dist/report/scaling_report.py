@@ -111,13 +111,16 @@ def plot(curves: list[tuple[str, pd.DataFrame, dict, dict]], path: Path) -> None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    def position(arm, amount, structures) -> float:
+        return 1.0 if amount == 0 else float(structures.get(arm) or 1) if amount == "all" else float(amount)
+
     fig, ax = plt.subplots(figsize=(6.2, 4.2))
     ticks = {}
     for i, (label, table, fit, structures) in enumerate(curves):
         color = f"C{i}"
-        x = np.array([float(a) if a not in ("all", 0) else float(structures.get(arm) or 1) if a == "all" else 1.0
-                      for arm, a in zip(table["arm"], table["dft_structures"])]) * 1.04 ** (i - 1)  # bars apart
-        ticks.update({round(v / 1.04 ** (i - 1)): str(a) for v, a in zip(x, table["dft_structures"])})
+        at = np.array([position(arm, a, structures) for arm, a in zip(table["arm"], table["dft_structures"])])
+        ticks.update(zip(at, table["dft_structures"].astype(str)))
+        x = at * 1.04 ** (i - 1)  # each curve's error bars a little apart
         ax.errorbar(x, table["mean_relative_mae"], yerr=table["std_over_seeds"].fillna(0), fmt="o-", capsize=3,
                     color=color, lw=2 if i == 0 else 1, ms=5 if i == 0 else 3,
                     label=f"{label} ({int(table['tasks'].max())} tasks)")

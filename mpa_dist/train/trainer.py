@@ -352,8 +352,6 @@ class Trainer:
         return path
 
 
-
-
 def _ema(engine, decay: float):
     if not decay:
         return None
