@@ -5,36 +5,16 @@
   pymatgen: the fraction-weighted mean, minimum, maximum, range and mean absolute deviation of
   each property, plus the element fractions. matminer's ElementProperty computes the same kind of
   vector, but matminer 0.10 requires pandas < 3 (this stack has pandas 3.1), so the statistics are
-  taken here from pymatgen's element data.
+  taken here from pymatgen's element data (mpa_dist/data/elements.py, the table
+  the model's element-property embedding reads).
 """
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
-from pymatgen.core import Composition, Element
+from pymatgen.core import Composition
 
-PROPERTIES = ("Z", "atomic_mass", "row", "group", "X", "atomic_radius", "mendeleev_no", "melting_point",
-              "molar_volume", "average_ionic_radius", "ionization_energy", "electron_affinity")
-
-
-def _element_table() -> np.ndarray:
-    rows = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for z in range(1, 104):
-            el = Element.from_Z(z)
-            vals = []
-            for p in PROPERTIES:
-                try:
-                    v = getattr(el, p)
-                    vals.append(float(v) if v is not None else np.nan)
-                except Exception:  # pymatgen lacks some values for heavy elements
-                    vals.append(np.nan)
-            rows.append(vals)
-    return np.array(rows)
-
+from mpa_dist.data.elements import LAST_Z, element_properties
 
 _TABLE = None
 
@@ -42,7 +22,7 @@ _TABLE = None
 def composition_features(formulas: list[str]) -> np.ndarray:
     global _TABLE
     if _TABLE is None:
-        _TABLE = _element_table()
+        _TABLE = element_properties(LAST_Z)[1:]  # row k: Z = k + 1
     out = []
     for f in formulas:
         comp = Composition(f).fractional_composition

@@ -85,13 +85,22 @@ def shard_urls(path: str | Path, split: str) -> list[str]:
 
 
 def mixing_weights(cfg: LoaderConfig) -> list[float]:
-    """Normalised weights: explicit ones as given, the others by temperature over sample counts."""
+    """Normalised weights. All explicit: as given, normalised. None explicit: by temperature over
+    sample counts. Some explicit: those are shares of the mixture (summing to at most 1) and the
+    others share the rest by temperature."""
     sizes = [sum(s["num_samples"] for s in manifest(src.path)["shards"] if s["split"] == cfg.split)
              for src in cfg.sources]
-    raw = [src.weight if src.weight is not None else n ** (1.0 / cfg.temperature)
-           for src, n in zip(cfg.sources, sizes)]
-    total = sum(raw)
-    return [w / total for w in raw]
+    fixed = [src.weight for src in cfg.sources if src.weight is not None]
+    by_size = [n ** (1.0 / cfg.temperature) for src, n in zip(cfg.sources, sizes) if src.weight is None]
+    if not by_size:
+        return [w / sum(fixed) for w in fixed]
+    rest = 1.0 - sum(fixed)
+    if rest <= 0:
+        named = {src.path: src.weight for src in cfg.sources if src.weight is not None}
+        raise ValueError(f"explicit mixing weights {named} leave no share for the other sources (they sum to "
+                         f"{sum(fixed):g}; with some weights left unset, the set ones are shares below 1)")
+    it = iter(by_size)
+    return [src.weight if src.weight is not None else rest * next(it) / sum(by_size) for src in cfg.sources]
 
 
 def _source(urls: list[str], cfg: LoaderConfig, handler: ErrorPolicy) -> wds.DataPipeline:

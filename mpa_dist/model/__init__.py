@@ -16,7 +16,7 @@ from mpa_dist.model.tensor_heads import TensorHead, VectorHead
 
 BACKBONE_KEYS = {"channels", "vector_channels", "lmax", "num_layers", "num_heads", "cutoff", "num_radial", "max_z",
                  "num_sources", "radial_hidden", "attn_dim", "ffn_mult", "global_attention", "conditions",
-                 "accelerate"}
+                 "accelerate", "element_features"}
 HEAD_KEYS = {"name", "readout", "num_classes", "forces", "stress", "element_reference"}
 READOUTS = ("sum", "mean", "attention", "hybrid", "vector", "tensor", "energy", "classification")
 

@@ -1,5 +1,11 @@
 """Invariant node embedding: atomic number, data source / level of theory, and conditions.
 
+With an element table (fixed, standardised element properties: electronegativity, radii,
+row, group, ...; mpa_dist/data/elements.py), each element also enters through a linear map of
+its properties, so that elements seen rarely in training start near chemically similar ones
+(the inputs of CGCNN and CrabNet carry element properties for the same reason). The table is a
+buffer: it travels in the checkpoint and the exported model.
+
 The source embedding lets sources of different fidelity share one trunk (id 0 = unknown).
 Conditions such as temperature and pressure are per structure and NaN when absent; an
 absent condition contributes a learned "absent" vector instead of a value.
@@ -42,17 +48,28 @@ class ConditionEmbedding(nn.Module):
 
 
 class NodeEmbedding(nn.Module):
-    """Scalar features of each node: embed(Z) + embed(source of its graph) + conditions of its graph."""
+    """Scalar features of each node: embed(Z) [+ W properties(Z)] + embed(source of its graph)
+    + conditions of its graph."""
 
-    def __init__(self, channels: int, max_z: int, num_sources: int, conditions: bool = True):
+    def __init__(self, channels: int, max_z: int, num_sources: int, conditions: bool = True,
+                 element_table: torch.Tensor | None = None):
         super().__init__()
         self.atom = nn.Embedding(max_z + 1, channels)
+        if element_table is not None:
+            if element_table.shape[0] != max_z + 1:
+                raise ValueError(f"element table has {element_table.shape[0]} rows, not max_z + 1 = {max_z + 1}")
+            self.register_buffer("element_table", element_table.float())
+            self.element = nn.Linear(element_table.shape[1], channels, bias=False)
+        else:
+            self.element_table, self.element = None, None
         self.source = nn.Embedding(num_sources, channels)
         nn.init.zeros_(self.source.weight)  # start source-agnostic; sources move away as data asks
         self.conditions = ConditionEmbedding(channels) if conditions else None
 
     def forward(self, batch) -> torch.Tensor:
         h = self.atom(batch.numbers)
+        if self.element is not None:
+            h = h + self.element(self.element_table[batch.numbers].to(h.dtype))
         ctx = self.source(batch.source.clamp(0, self.source.num_embeddings - 1))
         if self.conditions is not None:
             ctx = ctx + self.conditions(batch.conditions, batch.num_graphs, h)

@@ -48,9 +48,11 @@ class MPAModel(nn.Module):
             self._specs = {k: parse(k, kind, ext) for k, (kind, ext) in self.output_kinds().items()}
         return self._specs
 
-    def forward(self, batch) -> dict[str, torch.Tensor]:
-        need_f = any(k.startswith("forces") for k in self.derivative_of)
-        need_s = any(k.startswith("stress") for k in self.derivative_of)
+    def forward(self, batch, derivatives: bool = True) -> dict[str, torch.Tensor]:
+        """derivatives=False leaves out forces and stress: the trainer passes it for a batch without
+        their labels, which then skips a second backward through the whole batch."""
+        need_f = derivatives and any(k.startswith("forces") for k in self.derivative_of)
+        need_s = derivatives and any(k.startswith("stress") for k in self.derivative_of)
         pos, cell, eps = batch.pos, batch.cell, None
         with torch.enable_grad() if (need_f or need_s) else nullcontext():
             if need_f or need_s:
@@ -65,7 +67,7 @@ class MPAModel(nn.Module):
                 x = x.to(pos.dtype)
                 for head in self.heads.values():
                     out.update(head(x, batch, pos))
-                energies = list(dict.fromkeys(self.derivative_of.values()))
+                energies = list(dict.fromkeys(self.derivative_of.values())) if need_f or need_s else []
                 for k, name in enumerate(energies):
                     f, s = energy_derivatives(out[name], pos, eps, cell, create_graph=self.training,
                                               retain_graph=k < len(energies) - 1)

@@ -17,7 +17,7 @@ SCHEMES = ("random", "ood", "fold0", "fold1", "fold2", "fold3", "fold4")  # fold
 
 @dataclass
 class SourceSchema:
-    weight: Optional[float] = None  # mixing weight; None: temperature sampling over sizes
+    weight: Optional[float] = None  # mixing share (0-1) of this source; None: the unset ones share the rest by temperature over sizes
     limit: Optional[int] = None  # first N entries of the dataset
 
 

@@ -17,6 +17,7 @@ from omegaconf import OmegaConf
 
 from mpa_dist.data.loader import build_loader
 from mpa_dist.model import build_model
+from mpa_dist.model.outputs import label_of
 from mpa_dist.train import checkpoint, distributed as dist, finetune, lineage, phases, plan, resolvers, rng, schedule
 from mpa_dist.train.evaluate import evaluate
 from mpa_dist.train.logger import RunLogger
@@ -204,7 +205,8 @@ class Trainer:
             self.consumed += 1
             apply_transforms(batch, self.transforms)
             self.engine.train()
-            out = self.engine(batch)
+            # forces and stress only for a batch that trains them: they cost a second backward through all of it
+            out = self.engine(batch, derivatives=any(label_of(k) in batch.labels for k in self.model.derivative_of))
             loss, parts = output_losses(self.model, out, batch, self.vocab, c.loss.type, c.loss.delta,
                                         {"forces": c.loss.force_weight, "stress": c.loss.stress_weight})
             loss = loss + 0.0 * sum(v.sum() for v in out.values())  # every rank backpropagates through every head

@@ -62,6 +62,16 @@ def test_mixing_follows_the_configured_weights(qm9_shards, tmp_path):
     n1 = json.loads((qm9_shards / "manifest.json").read_text())["splits"]["train"]["num_written"]
     n2 = json.loads((other / "manifest.json").read_text())["splits"]["train"]["num_written"]
     assert w[0] / w[1] == pytest.approx(np.sqrt(n1 / n2))
+    # some set: those are shares, the unset ones split the rest by temperature
+    third = tmp_path / "comp2"
+    shutil.copytree(other, third)
+    cfg.sources = [SourceConfig(str(qm9_shards)), SourceConfig(str(other), 0.1), SourceConfig(str(third))]
+    w = mixing_weights(cfg)
+    assert w[1] == pytest.approx(0.1) and sum(w) == pytest.approx(1.0)
+    assert w[0] / w[2] == pytest.approx(np.sqrt(n1 / n2))
+    cfg.sources[1].weight = 1.0
+    with pytest.raises(ValueError, match="leave no share"):
+        mixing_weights(cfg)
 
 
 def test_corrupt_shard_is_skipped_and_counted_or_fails(qm9_shards, tmp_path):

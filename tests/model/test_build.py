@@ -72,3 +72,17 @@ def test_several_energy_heads_get_suffixed_forces(make_model, mixed_batch):
     assert {"forces@mptrj", "forces@omat", "stress@omat"} <= set(out)
     with pytest.raises(ValueError, match="suffix"):
         make_model("tiny", [{"name": "e1", "readout": "energy"}, {"name": "e2", "readout": "energy"}])
+
+
+def test_derivatives_can_be_left_out(make_model, crystal_records):
+    """The trainer leaves out forces and stress for a batch without their labels (a second backward
+    through the whole batch is most of a training step); by default a model computes them."""
+    from mpa_dist.data.batch import collate_records
+
+    model = make_model("tiny", [{"name": "energy", "readout": "energy", "forces": True, "stress": True}])
+    batch = collate_records(crystal_records, 5.0, dtype=torch.float64)
+    model.train()
+    lean, full = model(batch, derivatives=False), model(batch)
+    assert set(lean) == {"energy"} and {"energy", "forces", "stress"} <= set(full)
+    assert full["forces"].requires_grad  # kept differentiable in training: it trains on them
+    assert torch.equal(lean["energy"], full["energy"])
