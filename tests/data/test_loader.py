@@ -122,3 +122,28 @@ def test_the_shuffled_stream_is_reproducible_from_its_seed(qm9_shards):
 
     assert first_groups(3) == first_groups(3)
     assert first_groups(3) != first_groups(4)
+
+
+def test_random_conformer_sampling_draws_one_seeded_conformer_per_visit(tmp_path):
+    """Mid-training's `conformer_sampling: random`: one graph per molecule per visit, a real conformer
+    of it, the same one for the same seed, and not always the first."""
+    smiles = ["CCO", "CCCO", "CCCCO", "CC(C)O", "CCOC", "CCCCC", "CC(=O)O", "CCN", "CCCN", "CCOCC", "OCCO",
+              "CCCCCO", "CCC(C)O", "CC(C)CO", "CCCCN", "CCOCCO"]
+    csv = tmp_path / "alcohols.csv"
+    csv.write_text("smiles,boiling point [K]\n" + "".join(f"{s},{300 + i}\n" for i, s in enumerate(smiles)))
+    out = tmp_path / "k2"
+    make_shards(str(csv), out, min_shards=1, workers=1, progress=False, conformers=2)
+
+    def graphs(conformers: str, seed: int) -> list[tuple[str, str]]:
+        cfg = _cfg(out, num_workers=0, conformers=conformers, seed=seed, shuffle_buffer=0,
+                   source_vocab={"alcohols": 1})
+        return [(g, k) for b in build_loader(cfg) for g, k in zip(b.groups, b.keys)]
+
+    every, one = graphs("all", 0), graphs("random", 0)
+    groups = [g for g, _ in every]
+    assert len(set(groups)) >= 8 and all(groups.count(g) == 2 for g in groups)  # K = 2 graphs per molecule
+    assert sorted(g for g, _ in one) == sorted(set(groups))  # one graph per molecule per visit
+    assert set(one) <= set(every)  # each a real conformer of its own molecule
+    assert graphs("random", 0) == one  # seeded: a resumed run draws the same conformers
+    drawn = [k.rsplit("/", 1)[1] for s in (0, 1, 2) for _, k in graphs("random", s)]
+    assert set(drawn) == {"c0", "c1"}  # both conformers are drawn, not always the first
