@@ -166,6 +166,8 @@ class SeededMix(torch.utils.data.IterableDataset):
                 if not self.longest:
                     return
                 del sources[i], probs[i]
+                if sources and not any(probs):  # one pass reads every sample, weight 0 or not
+                    probs = [1.0] * len(sources)
 
 
 def _expand(src, cfg: LoaderConfig, handler: ErrorPolicy):
@@ -187,20 +189,30 @@ def _expand(src, cfg: LoaderConfig, handler: ErrorPolicy):
         yield [add_edges(r, cfg.cutoff) for r in recs]
 
 
+# labels whose loss takes a second backward through the whole batch (forces and stress are derivatives)
+DERIVATIVE_LABELS = frozenset({"forces", "stress"})
+
+
 def _batches(src, cfg: LoaderConfig, handler: ErrorPolicy):
-    buf, atoms, edges, reported, reported_z = [], 0, 0, 0, 0
+    """Batches within the atom, edge and graph budgets. Records with force or stress labels are
+    batched apart from the rest: one periodic cell in a batch of molecules would make the whole
+    batch pay the second backward (at the demo's 2% share of cells, every other batch did)."""
+    bufs: dict[bool, tuple[list, int, int]] = {}
+    reported, reported_z = 0, 0
     for items in src:
+        key = any(k in DERIVATIVE_LABELS for r, _, _ in items for k in r.labels)
+        buf, atoms, edges = bufs.get(key, ([], 0, 0))
         a = sum(r.num_atoms for r, _, _ in items)
         e = sum(ei.shape[1] for _, ei, _ in items)
         if buf and (atoms + a > cfg.max_atoms or edges + e > cfg.max_edges or len(buf) + len(items) > cfg.max_graphs):
             yield _finish(buf, cfg, handler.count - reported, handler.out_of_range - reported_z)
             reported, reported_z = handler.count, handler.out_of_range
             buf, atoms, edges = [], 0, 0
-        buf.extend(items)
-        atoms += a
-        edges += e
-    if buf:
-        yield _finish(buf, cfg, handler.count - reported, handler.out_of_range - reported_z)
+        bufs[key] = (buf + items, atoms + a, edges + e)
+    for key in sorted(bufs):
+        if bufs[key][0]:
+            yield _finish(bufs[key][0], cfg, handler.count - reported, handler.out_of_range - reported_z)
+            reported, reported_z = handler.count, handler.out_of_range
 
 
 def _finish(buf, cfg: LoaderConfig, errors: int, out_of_range: int):

@@ -147,3 +147,24 @@ def test_random_conformer_sampling_draws_one_seeded_conformer_per_visit(tmp_path
     assert graphs("random", 0) == one  # seeded: a resumed run draws the same conformers
     drawn = [k.rsplit("/", 1)[1] for s in (0, 1, 2) for _, k in graphs("random", s)]
     assert set(drawn) == {"c0", "c1"}  # both conformers are drawn, not always the first
+
+
+def test_cells_with_forces_are_batched_apart_from_molecules(qm9_shards, tmp_path):
+    """A batch holding one record with force (or stress) labels pays a second backward for all of
+    it: such records form batches of their own, and the mixture still holds both kinds. A source
+    of weight 0 is still read once by an epoch pass."""
+    cells = tmp_path / "mlearn"
+    make_shards("mlearn", cells, limit=60, min_shards=2, workers=1, progress=False)
+    vocab = {"qm9": 1, "mlearn": 2}
+    cfg = _cfg(qm9_shards, sources=[SourceConfig(str(qm9_shards), 0.9), SourceConfig(str(cells), 0.1)],
+               mode="stream", num_workers=0, source_vocab=vocab, shuffle_buffer=0)
+    kinds = []
+    for b, _ in zip(build_loader(cfg), range(40)):
+        kinds.append(frozenset(b.source.tolist()))
+        assert ("forces" in b.labels) == (kinds[-1] == {2})
+    assert set(kinds) == {frozenset({1}), frozenset({2})}
+    cfg = _cfg(qm9_shards, sources=[SourceConfig(str(qm9_shards)), SourceConfig(str(cells), 0.0)],
+               num_workers=0, source_vocab=vocab)
+    seen = [k for b in build_loader(cfg) for k in b.keys]
+    assert len(seen) == len(set(seen))
+    assert {k.rsplit("/", 1)[0] if k.count("/") > 1 else k for k in seen} == _train_keys(qm9_shards) | _train_keys(cells)
