@@ -41,3 +41,18 @@ def test_bad_smiles_named(smiles, reason):
 def test_canonical_merges_spellings_and_stereo():
     assert canonical_smiles("OCC") == canonical_smiles("C(O)C") == "CCO"
     assert canonical_smiles("C[C@H](N)C(=O)O") == canonical_smiles("C[C@@H](N)C(=O)O")
+
+
+def test_an_unembeddable_molecule_gives_up_after_the_attempt_cap(monkeypatch):
+    """A cyclophane ETKDG never embeds: RDKit's default of 10 x atoms attempts spends ~64 s of CPU on
+    it; the cap (a count, so every machine gives the same result) rejects it in well under a second
+    here, with a reason that says what was tried."""
+    import time
+
+    import mpa_dist.data.readers.smiles as smiles
+
+    monkeypatch.setattr(smiles, "MAX_EMBED_ATTEMPTS", 5)
+    t = time.perf_counter()
+    with pytest.raises(RecordError, match=r"could not embed .* \(5 ETKDG attempts"):
+        embed("C1CC2=CC3=C(CCC4=CC=C1C=C4)C=C2CCC5=CC=CC(=C5)CC3", k=2, key="cyclophane")
+    assert time.perf_counter() - t < 20  # uncapped: ~64 s on 2 cores

@@ -17,6 +17,10 @@ from mpa_dist.data.record import Label, Record, RecordError
 
 RDLogger.DisableLog("rdApp.*")  # failures are reported per record instead
 MAX_HEAVY_ATOMS = 100
+# ETKDG attempts per embedding (RDKit's default, 10 x atoms, spent 64 s and 101 s of CPU on a cyclophane
+# and C60 that never embed, a minute of a fresh demo; a count, not a timeout, so the result is the same
+# on every machine): 200 still embeds all but 2 of the demo's 4,000 molecules with both conformers
+MAX_EMBED_ATTEMPTS = 200
 _SEED_BASE = 0x5EED
 _SQL = "CREATE TABLE IF NOT EXISTS conf (k TEXT PRIMARY KEY, numbers BLOB, pos BLOB, n INTEGER)"
 
@@ -42,12 +46,14 @@ def embed(smiles: str, k: int = 1, seed: int = 0, key: str = "") -> tuple[np.nda
     mol = Chem.AddHs(mol_from_smiles(smiles, key))
     params = AllChem.ETKDGv3()
     params.randomSeed = _SEED_BASE + int(seed)  # RDKit's seed 0 gives k identical conformers
+    params.maxIterations = MAX_EMBED_ATTEMPTS
     ids = list(AllChem.EmbedMultipleConfs(mol, numConfs=int(k), params=params))
     if not ids:
         params.useRandomCoords = True  # the documented fallback for hard ring systems
         ids = list(AllChem.EmbedMultipleConfs(mol, numConfs=int(k), params=params))
     if not ids:
-        raise RecordError(key or smiles, f"RDKit could not embed {smiles!r} in 3-D")
+        raise RecordError(key or smiles, f"RDKit could not embed {smiles!r} in 3-D ({MAX_EMBED_ATTEMPTS} ETKDG "
+                                         "attempts, then as many from random coordinates)")
     if AllChem.MMFFHasAllMoleculeParams(mol):
         AllChem.MMFFOptimizeMoleculeConfs(mol, maxIters=500)
     elif AllChem.UFFHasAllMoleculeParams(mol):
@@ -57,7 +63,7 @@ def embed(smiles: str, k: int = 1, seed: int = 0, key: str = "") -> tuple[np.nda
 
 
 class ConformerCache:
-    """sqlite cache of embeddings keyed by (SMILES, k, seed, RDKit version); safe across processes."""
+    """sqlite cache of embeddings keyed by (SMILES, k, seed, RDKit version, attempts); safe across processes."""
 
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -74,7 +80,7 @@ class ConformerCache:
         return self._local.db
 
     def get(self, smiles: str, k: int, seed: int, key: str = ""):
-        h = hashlib.sha1(f"{smiles}|{k}|{seed}|{rdkit.__version__}".encode()).hexdigest()
+        h = hashlib.sha1(f"{smiles}|{k}|{seed}|{rdkit.__version__}|{MAX_EMBED_ATTEMPTS}".encode()).hexdigest()
         row = self.db.execute("SELECT numbers, pos, n FROM conf WHERE k=?", (h,)).fetchone()
         if row:
             numbers = np.frombuffer(row[0], dtype=np.int64)
