@@ -23,6 +23,7 @@ import webdataset as wds
 
 from mpa_dist.data import location
 from mpa_dist.data.batch import add_edges, collate
+from mpa_dist.data.record import FORCE_LABEL, STRESS_LABEL
 from mpa_dist.data.shards import SAMPLE_EXT, decode_sample
 
 log = logging.getLogger(__name__)
@@ -189,26 +190,25 @@ def _expand(src, cfg: LoaderConfig, handler: ErrorPolicy):
         yield [add_edges(r, cfg.cutoff) for r in recs]
 
 
-# labels whose loss takes a second backward through the whole batch (forces and stress are derivatives)
-DERIVATIVE_LABELS = frozenset({"forces", "stress"})
-
-
 def _batches(src, cfg: LoaderConfig, handler: ErrorPolicy):
     """Batches within the atom, edge and graph budgets. Records with force or stress labels are
     batched apart from the rest: one periodic cell in a batch of molecules would make the whole
-    batch pay the second backward (at the demo's 2% share of cells, every other batch did)."""
-    bufs: dict[bool, tuple[list, int, int]] = {}
+    batch pay the second backward (at the demo's 2% share of cells, a third of the batches did)."""
+    bufs: dict[bool, list] = {}  # has derivative labels -> [items, atoms, edges]
     reported, reported_z = 0, 0
     for items in src:
-        key = any(k in DERIVATIVE_LABELS for r, _, _ in items for k in r.labels)
-        buf, atoms, edges = bufs.get(key, ([], 0, 0))
+        buf = bufs.setdefault(any(FORCE_LABEL in r.labels or STRESS_LABEL in r.labels for r, _, _ in items),
+                              [[], 0, 0])
         a = sum(r.num_atoms for r, _, _ in items)
         e = sum(ei.shape[1] for _, ei, _ in items)
-        if buf and (atoms + a > cfg.max_atoms or edges + e > cfg.max_edges or len(buf) + len(items) > cfg.max_graphs):
-            yield _finish(buf, cfg, handler.count - reported, handler.out_of_range - reported_z)
+        if buf[0] and (buf[1] + a > cfg.max_atoms or buf[2] + e > cfg.max_edges
+                       or len(buf[0]) + len(items) > cfg.max_graphs):
+            yield _finish(buf[0], cfg, handler.count - reported, handler.out_of_range - reported_z)
             reported, reported_z = handler.count, handler.out_of_range
-            buf, atoms, edges = [], 0, 0
-        bufs[key] = (buf + items, atoms + a, edges + e)
+            buf[:] = [[], 0, 0]
+        buf[0].extend(items)
+        buf[1] += a
+        buf[2] += e
     for key in sorted(bufs):
         if bufs[key][0]:
             yield _finish(bufs[key][0], cfg, handler.count - reported, handler.out_of_range - reported_z)

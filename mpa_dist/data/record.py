@@ -14,6 +14,8 @@ import numpy as np
 
 INPUT_KINDS = ("molecule", "crystal", "composition")
 EXPERIMENTAL = "experimental"
+# labels that are derivatives of the energy: their loss takes a second backward through the batch
+FORCE_LABEL, STRESS_LABEL = "forces", "stress"
 
 
 class RecordError(ValueError):

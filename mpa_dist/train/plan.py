@@ -12,10 +12,9 @@ from mpa_dist.data import location
 from mpa_dist.data.catalog import registry
 from mpa_dist.data.exposure import DEFAULT_SCHEMES
 from mpa_dist.data.loader import LoaderConfig, SourceConfig, manifest
+from mpa_dist.data.record import FORCE_LABEL, STRESS_LABEL
 from mpa_dist.data.shards import code_version, make_shards
 from mpa_dist.train import distributed as dist
-
-FORCE_LABEL, STRESS_LABEL = "forces", "stress"
 
 
 @dataclass
