@@ -124,6 +124,7 @@ def test_composition_dft_aflow_moduli():
 
     df = _needs(lambda: cd.entries("aflow_bulk_modulus"))
     assert len(df) == 4896 and df["key"].is_unique
+    assert cd.count("aflow_bulk_modulus") == len(df)  # the catalogue's count, read without building the entries
     # crabnet's train/val/test are disjoint splits of one set
     by = df.groupby("split")["formula"].apply(set)
     assert not (by["train"] & by["test"]) and not (by["train"] & by["val"]) and not (by["val"] & by["test"])
@@ -161,7 +162,7 @@ def test_composition_dft_counts():
               "mp_e_hull": 56662, "critexam_formation_energy": 85014, "mp_e_form": 132752, "mp_gap": 106113}
     for name, n in expect.items():
         df = cd.entries(name)
-        assert len(df) == n and df["key"].is_unique, name
+        assert len(df) == n and df["key"].is_unique and cd.count(name) == n, name
 
 
 # ------------------------------------------------------------------ experimental inorganic tasks

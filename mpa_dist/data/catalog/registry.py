@@ -214,7 +214,8 @@ def _computed_counts() -> dict:
     path = cache_dir() / "catalog" / "computed_counts.json"
     cached = json.loads(path.read_text()) if path.exists() else {}
     if cached.get("version") != h:
-        cached = {"version": h, "counts": {n: len(d.entries()) for n, d in datasets().items() if d.kind == "computed"}}
+        cached = {"version": h, "counts": {n: d.count() if d.count else len(d.entries())
+                                           for n, d in datasets().items() if d.kind == "computed"}}
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(cached))
     return cached["counts"]

@@ -72,3 +72,4 @@ class DatasetSpec:
     to_records: Callable = field(compare=False, repr=False)
     description: str = ""
     builder: Callable | None = field(default=None, compare=False, repr=False)  # experimental tables
+    count: Callable | None = field(default=None, compare=False, repr=False)  # len(entries()) without building them

@@ -111,6 +111,11 @@ def _reduced(formula: str) -> str:
         return formula
 
 
+def count(name: str) -> int:
+    """len(entries(name)) without reducing every formula (the catalogue's count: seconds, not a minute)."""
+    return sum(len(pd.read_csv(package_file(PACKAGE, rel), usecols=["formula"])) for rel in SETS[name].files)
+
+
 def entries(name: str, limit: int | None = None) -> pd.DataFrame:
     """All rows of set `name` (crabnet's train/val/test concatenated), with `key`, `group`, `set`."""
     if name not in SETS:

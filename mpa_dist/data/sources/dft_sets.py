@@ -32,7 +32,7 @@ def _composition(s: composition_dft.DFTSet) -> DatasetSpec:
     return DatasetSpec(
         name=s.name, input="composition", kind="computed", theory=s.theory, sources=(CRABNET,),
         tasks=(_task(s.name, s.label, s.unit, "composition", s.readout, s.description),),
-        entries=functools.partial(_composition_entries, s.name),
+        entries=functools.partial(_composition_entries, s.name), count=functools.partial(composition_dft.count, s.name),
         to_records=lambda row, options=None: composition_dft.to_records(row), description=s.description)
 
 
