@@ -1,5 +1,5 @@
 """Post-training strategies side by side: test MAE reached against CPU-seconds, for full fine-tuning
-(fixed steps), head fitting on cached features (lp), LP-FT, and the random-forest, dummy and (for
+(fixed steps), head fitting on cached features (lp, one head and a deep ensemble of heads), LP-FT, and the random-forest, dummy and (for
 molecular tasks, where installed) Chemprop baselines, on the same entries, from one run.
 
     python bench/bench_posttrain.py --ckpt runs/demo/midtrain-random/model --tasks boiling_point,expt_gap
@@ -83,6 +83,7 @@ def main():
     ap.add_argument("--tasks", default="boiling_point,expt_gap")
     ap.add_argument("--full-steps", default="60,500", help="fixed-step budgets of full fine-tuning")
     ap.add_argument("--ft-epochs", type=int, default=2, help="lp_ft: fine-tuning epochs after the head fit")
+    ap.add_argument("--ensemble", type=int, default=5, help="lp with a deep ensemble of this many heads (0: skip)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench_posttrain_"))
     rows = []
@@ -92,6 +93,9 @@ def main():
                     for n in map(int, args.full_steps.split(","))]
             runs += [("lp (cold cache)", "lp", []), ("lp (warm cache)", "lp", []),
                      (f"lp_ft, {args.ft_epochs} epochs", "lp_ft", [f"finetune.epochs={args.ft_epochs}"])]
+            if args.ensemble > 1:
+                runs.append((f"lp, ensemble of {args.ensemble} heads (warm cache)", "lp",
+                             [f"finetune.ensemble={args.ensemble}"]))
             for i, (name, strategy, extra) in enumerate(runs):
                 if name == "lp (cold cache)":
                     with cold_feature_cache():

@@ -8,6 +8,7 @@ of head dicts such as {"name": "u0", "readout": "sum"} or
 from __future__ import annotations
 
 from mpa_dist.model.backbone import Backbone
+from mpa_dist.model.ensemble import EnsembleHead
 from mpa_dist.model.heads import (AttentionHead, ClassificationHead, EnergyHead, HybridHead, PooledHead)
 from mpa_dist.model.model import MPAModel
 from mpa_dist.model.precision import float32_islands
@@ -17,7 +18,7 @@ from mpa_dist.model.tensor_heads import TensorHead, VectorHead
 BACKBONE_KEYS = {"channels", "vector_channels", "lmax", "num_layers", "num_heads", "cutoff", "num_radial", "max_z",
                  "num_sources", "radial_hidden", "attn_dim", "ffn_mult", "global_attention", "conditions",
                  "accelerate", "element_features"}
-HEAD_KEYS = {"name", "readout", "num_classes", "forces", "stress", "element_reference"}
+HEAD_KEYS = {"name", "readout", "num_classes", "forces", "stress", "element_reference", "ensemble"}
 READOUTS = ("sum", "mean", "attention", "hybrid", "vector", "tensor", "energy", "classification")
 
 
@@ -32,10 +33,14 @@ def _plain(cfg) -> dict:
 
 
 def build_head(spec: dict, irreps, max_z: int):
+    """One head; with {"ensemble": K} (K > 1), K of them averaged (mpa_dist/model/ensemble.py)."""
     spec = _plain(spec)
     unknown = set(spec) - HEAD_KEYS
     if unknown:
         raise ValueError(f"head {spec.get('name')!r}: unknown keys {sorted(unknown)}")
+    k = spec.pop("ensemble", 1) or 1
+    if k > 1:
+        return EnsembleHead([build_head(spec, irreps, max_z) for _ in range(k)])
     name, readout = spec["name"], spec.get("readout", "mean")
     ref = spec.get("element_reference")
     if readout in ("sum", "mean"):
@@ -88,4 +93,4 @@ def count_parameters(cfg, heads: list[dict] | None = None) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-__all__ = ["MPAModel", "Backbone", "TargetNorm", "build_model", "build_head", "count_parameters", "element_counts"]
+__all__ = ["MPAModel", "Backbone", "EnsembleHead", "TargetNorm", "build_model", "build_head", "count_parameters", "element_counts"]

@@ -193,7 +193,10 @@ def plot_parity(scored: list[dict], path: Path) -> None:
 def _budget(base: dict) -> str:
     ft = base["finetune"]
     main = f"up to {ft['epochs']} epochs" if ft.get("epochs") else f"up to {base['steps']} steps"
-    return main + f" (lp: up to {ft['lp_epochs']} head-fitting epochs on cached features)"
+    main += f" (lp: up to {ft['lp_epochs']} head-fitting epochs on cached features)"
+    k = ft.get("ensemble", 1) or 1
+    return main + (f"; every model arm's head a deep ensemble of {k} heads, each fitted on its own, averaged"
+                   if k > 1 else "")
 
 
 def write_report(out: Path, rows: list[dict], scored: list[dict], trials: pd.DataFrame, info: dict,

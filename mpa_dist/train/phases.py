@@ -70,6 +70,8 @@ class Posttrain(Phase):
         h = {"name": tasks[task]["label"], "readout": ft.readout or tasks[task]["readout"]}
         if h["readout"] == "classification":
             h["num_classes"] = 2
+        if ft.ensemble > 1:
+            h["ensemble"] = ft.ensemble
         return [h]
 
     def start(self, model, heads: list[dict], init_state: dict, init_meta) -> list[str]:
@@ -102,13 +104,18 @@ def phase_of(cfg) -> Phase:
 def _carry_head(model, state: dict, init_heads: list[dict], head: dict, task: str) -> list[str]:
     """Post-training's head starts from the checkpoint's head for the same task and source
     (`label@task`, which mid-training trained on this task's training split) when it has one
-    with the same readout; otherwise it stays fresh (direct fine-tuning, from scratch)."""
+    with the same readout; otherwise it stays fresh (direct fine-tuning, from scratch). An ensemble
+    head carries it into every member (they then differ by the order they see the data in)."""
     name = f"{head['name']}@{task}"
     if not any(h["name"] == name and h.get("readout") == head["readout"] for h in init_heads):
         return []
     src, dst = f"heads.{name}.", f"heads.{head['name']}."
     own = model.state_dict()
-    carry = {dst + k[len(src):]: v for k, v in state.items() if k.startswith(src)}
+    carried = {k[len(src):]: v for k, v in state.items() if k.startswith(src)}
+    if head.get("ensemble", 1) > 1:
+        carried = {(k if k.startswith("norm.") else f"members.{i}.{k}"): v
+                   for i in range(head["ensemble"]) for k, v in carried.items()}
+    carry = {dst + k: v for k, v in carried.items()}
     if not carry or any(k not in own or own[k].shape != v.shape for k, v in carry.items()):
         return []
     model.load_state_dict(carry, strict=False)

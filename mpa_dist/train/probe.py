@@ -28,6 +28,7 @@ from torch import nn
 from mpa_dist.data.batch import Batch
 from mpa_dist.data.loader import manifest
 from mpa_dist.data.offline import cache_dir
+from mpa_dist.model.ensemble import EnsembleHead
 from mpa_dist.train.evaluate import evaluate
 from mpa_dist.train.losses import output_losses
 from mpa_dist.train.norms import apply_transforms
@@ -156,13 +157,32 @@ def _join(bs: list[Batch]) -> Batch:
 def fit_head(model, train: list[Batch], val: list[Batch], vocab: dict, transforms: dict, ft, loss_cfg,
              weight_decay: float, seed: int, score_of) -> tuple[float, int]:
     """Trains the heads of `model` on cached features; leaves the best state on validation in them.
-    Returns (best validation score, epochs run)."""
+    An ensemble head's members are fitted one after the other, each on its own (its own shuffling
+    seed and early stopping), then scored together. Returns (best validation score, epochs run,
+    summed over members)."""
     heads = HeadsOnFeatures(model)
     train, val = merge(train, ft.lp_batch_graphs), merge(val, 4 * ft.lp_batch_graphs)
-    params = [p for p in model.heads.parameters() if p.requires_grad]
+    ensembles = [h for h in model.heads.values() if isinstance(h, EnsembleHead)]
+    members = max((len(h.members) for h in ensembles), default=1)
+    evaluate_on = lambda: score_of(evaluate(heads, val, torch.device("cpu"), torch.float32, vocab, transforms))
+    epochs = 0
+    for k in range(members):
+        for h in ensembles:
+            h.active = k if k < len(h.members) else None
+        params = [p for h in model.heads.values() for p in (h.members[k] if h in ensembles else h).parameters()
+                  if p.requires_grad] if ensembles else [p for p in model.heads.parameters() if p.requires_grad]
+        score, run = _fit(model, heads, params, train, vocab, transforms, ft, loss_cfg, weight_decay,
+                          np.random.default_rng([seed, k]) if ensembles else np.random.default_rng(seed), evaluate_on)
+        epochs += run
+    for h in ensembles:
+        h.active = None
+    return (evaluate_on() if ensembles else score), epochs
+
+
+def _fit(model, heads, params, train, vocab, transforms, ft, loss_cfg, weight_decay, rng, evaluate_on):
+    """AdamW with cosine decay on `params`, early-stopped on validation; the best state kept."""
     opt = torch.optim.AdamW(params, lr=ft.lp_lr, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(ft.lp_epochs, 1), eta_min=ft.lp_lr * 0.05)
-    rng = np.random.default_rng(seed)
     best, best_state, since, epoch = math.inf, copy.deepcopy(model.heads.state_dict()), 0, 0
     for epoch in range(1, ft.lp_epochs + 1):
         model.heads.train()
@@ -174,7 +194,7 @@ def fit_head(model, train: list[Batch], val: list[Batch], vocab: dict, transform
             loss.backward()
             opt.step()
         sched.step()
-        score = score_of(evaluate(heads, val, torch.device("cpu"), torch.float32, vocab, transforms))
+        score = evaluate_on()
         if score < best:
             best, best_state, since = score, copy.deepcopy(model.heads.state_dict()), 0
         else:

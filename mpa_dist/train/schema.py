@@ -99,6 +99,7 @@ class FinetuneSchema:
     lp_lr: float = 3e-3
     lp_patience: int = 20
     lp_batch_graphs: int = 256  # graphs per head-fitting batch (cached batches are joined up to it)
+    ensemble: int = 1  # K > 1: a deep ensemble of K heads averaged (mpa_dist/model/ensemble.py); lp fits each alone
     results: Optional[str] = None  # a results file to append the test metrics to (JSON lines)
     test: bool = True  # evaluate the test split at the end (a sweep's trials: false, tested once after)
 
@@ -143,6 +144,8 @@ def validate(cfg: DictConfig) -> DictConfig:
                          ("optim.schedule", ("cosine", "constant"))):
         if OmegaConf.select(merged, key) not in allowed:
             raise ValueError(f"{key} must be one of {allowed}, not {OmegaConf.select(merged, key)!r}")
+    if merged.finetune.ensemble < 1:
+        raise ValueError(f"finetune.ensemble must be >= 1 (heads in the ensemble), not {merged.finetune.ensemble}")
     bad = [s for s in merged.data.eval_schemes if s not in SCHEMES]
     if bad:
         raise ValueError(f"data.eval_schemes: {bad} not among {SCHEMES}")

@@ -123,3 +123,56 @@ def test_posttraining_head_carries_over_the_midtrained_head(midtrained, tmp_path
            if k.startswith("heads.expt_gap@expt_gap.")}
     assert src and all(torch.equal(runs["carry"][k], v) for k, v in src.items())
     assert not all(torch.equal(runs["fresh"][k], v) for k, v in src.items() if k.endswith("weight"))
+
+
+def test_lp_fits_each_member_of_an_ensemble_on_its_own(qm9_records):
+    """lp with finetune.ensemble=K: K heads fitted one by one on the same cached features, each with its
+    own order and early stopping; the ensemble's validation MAE is at most its members' mean (|.| is convex)."""
+    from mpa_dist.data.batch import collate_records
+    from mpa_dist.train import probe
+    from mpa_dist.train.evaluate import evaluate
+    from mpa_dist.train.trainer import Trainer
+
+    torch.manual_seed(0)
+    m = build_model(TINY, [{"name": "gap", "readout": "attention", "ensemble": 3}])
+    ens = m.heads["gap"]
+    batches = [collate_records(qm9_records[i:i + 16], cutoff=TINY["cutoff"]) for i in range(0, 240, 16)]
+    feats = probe._compute(m.backbone, batches)
+    train, val = feats[:12], feats[12:]
+    y = torch.cat([b.labels["gap"] for b in train])
+    ens.norm.fit(y.double())
+    start = {k: v.clone() for k, v in ens.state_dict().items()}
+    ft = OmegaConf.create({"lp_batch_graphs": 64, "lp_lr": 3e-3, "lp_epochs": 15, "lp_patience": 5})
+    loss = OmegaConf.create({"type": "huber", "delta": 1.0})
+    score, epochs = probe.fit_head(m, train, val, {}, {}, ft, loss, 0.0, 0, Trainer.score)
+    heads = probe.HeadsOnFeatures(m)
+    mae = lambda: Trainer.score(evaluate(heads, val, torch.device("cpu"), torch.float32, {}, {}))
+    members = []
+    for k in range(3):
+        ens.active = k
+        members.append(mae())
+        own = {n: p for n, p in ens.state_dict().items() if n.startswith(f"members.{k}.")}
+        assert any(not torch.equal(p, start[n]) for n, p in own.items())  # every member was fitted
+    ens.active = None
+    assert ens.active is None and score == pytest.approx(mae())
+    assert len(set(members)) == 3 and score <= sum(members) / 3 + 1e-9
+    assert 3 <= epochs <= 45
+
+
+def test_an_ensemble_head_carries_the_midtrained_head_into_every_member():
+    from mpa_dist.train.phases import _carry_head
+
+    torch.manual_seed(0)
+    mid_spec = {"name": "gap@expt_gap", "readout": "mean"}
+    mid = build_model(TINY, [mid_spec])
+    mid.heads["gap@expt_gap"].norm.fit(torch.rand(50, dtype=torch.float64) * 4)
+    spec = {"name": "gap", "readout": "mean", "ensemble": 2}
+    post = build_model(TINY, [spec])
+    keys = _carry_head(post, mid.state_dict(), [mid_spec], spec, "expt_gap")
+    src = {k.removeprefix("heads.gap@expt_gap."): v for k, v in mid.state_dict().items() if k.startswith("heads.gap@")}
+    own = post.state_dict()
+    assert len(keys) == 2 * len([k for k in src if not k.startswith("norm.")]) + len([k for k in src if k.startswith("norm.")])
+    for k, v in src.items():
+        dst = [f"heads.gap.{k}"] if k.startswith("norm.") else [f"heads.gap.members.{i}.{k}" for i in range(2)]
+        assert all(torch.equal(own[d], v) for d in dst)
+    assert _carry_head(post, mid.state_dict(), [{**mid_spec, "readout": "attention"}], spec, "expt_gap") == []
