@@ -60,6 +60,10 @@ class NodeEmbedding(nn.Module):
                 raise ValueError(f"element table has {element_table.shape[0]} rows, not max_z + 1 = {max_z + 1}")
             self.register_buffer("element_table", element_table.float())
             self.element = nn.Linear(element_table.shape[1], channels, bias=False)
+            # every element starts at its properties' projection and learns a residual of its own: at
+            # nn.Embedding's N(0, 1) init, an element seen in few training entries kept a random vector
+            # larger than its properties' part (std ~0.6), and nothing of its chemistry
+            nn.init.zeros_(self.atom.weight)
         else:
             self.element_table, self.element = None, None
         self.source = nn.Embedding(num_sources, channels)

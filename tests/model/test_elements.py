@@ -45,3 +45,14 @@ def test_model_reads_the_table_and_saves_it(make_model, mixed_batch, tmp_path):
 def test_without_element_features_there_is_no_table(make_model):
     model = make_model("tiny", element_features=False)
     assert not any(k.startswith("backbone.embedding.element") for k in model.state_dict())
+
+
+def test_an_untrained_element_starts_at_its_properties(make_model):
+    """Each element's learned vector starts at zero, so a fresh (or rarely seen) element is its
+    properties' projection: osmium starts nearer ruthenium (its group) than fluorine."""
+    model = make_model("tiny", heads=[{"name": "gap", "readout": "mean"}])
+    emb = model.backbone.embedding
+    assert torch.count_nonzero(emb.atom.weight) == 0
+    h = emb.atom.weight + emb.element(emb.element_table.to(emb.atom.weight.dtype))
+    os_, ru, f = h[76], h[44], h[9]
+    assert (os_ - ru).norm() < (os_ - f).norm() and h[76].norm() > 0
