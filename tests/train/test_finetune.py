@@ -176,3 +176,11 @@ def test_an_ensemble_head_carries_the_midtrained_head_into_every_member():
         dst = [f"heads.gap.{k}"] if k.startswith("norm.") else [f"heads.gap.members.{i}.{k}" for i in range(2)]
         assert all(torch.equal(own[d], v) for d in dst)
     assert _carry_head(post, mid.state_dict(), [{**mid_spec, "readout": "attention"}], spec, "expt_gap") == []
+
+
+def test_an_ensemble_of_no_heads_is_refused():
+    from mpa_dist.train.schema import validate
+
+    with pytest.raises(ValueError, match="finetune.ensemble must be >= 1"):
+        validate(OmegaConf.create({"phase": "posttrain", "finetune": {"ensemble": 0}}))
+    assert validate(OmegaConf.create({"phase": "posttrain", "finetune": {"ensemble": 3}})).finetune.ensemble == 3
