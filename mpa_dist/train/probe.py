@@ -169,8 +169,10 @@ def fit_head(model, train: list[Batch], val: list[Batch], vocab: dict, transform
     for k in range(members):
         for h in ensembles:
             h.active = k if k < len(h.members) else None
-        params = [p for h in model.heads.values() for p in (h.members[k] if h in ensembles else h).parameters()
-                  if p.requires_grad] if ensembles else [p for p in model.heads.parameters() if p.requires_grad]
+        # round k: member k of each ensemble; the other heads in round 0 only
+        trained = [h.members[k] if h in ensembles else h for h in model.heads.values()
+                   if (h in ensembles and k < len(h.members)) or (h not in ensembles and k == 0)]
+        params = [p for h in trained for p in h.parameters() if p.requires_grad]
         score, run = _fit(model, heads, params, train, vocab, transforms, ft, loss_cfg, weight_decay,
                           np.random.default_rng([seed, k]) if ensembles else np.random.default_rng(seed), evaluate_on)
         epochs += run
