@@ -79,16 +79,18 @@ def test_a_head_that_is_not_an_energy_is_refused(multi_export, ensemble_exports)
 @pytest.mark.slow
 def test_relaxing_a_qm9_molecule(pretrained_export, qm9_records):
     """u0@qm9 (eV) was trained on energies alone (QM9 has no forces): its forces are the exact
-    gradient of that energy, which is what an optimiser needs, physical or not."""
+    gradient of that energy, which is what an optimiser needs, physical or not. A smoke-trained
+    energy need not have a minimum near the molecule (its forces may grow as it relaxes), but
+    every optimiser step along them must lower it."""
     rec = qm9_records[0]
     atoms = Atoms(rec.numbers, rec.positions)
     atoms.calc = MPACalculator(pretrained_export)
     assert atoms.calc.head == "u0@qm9"
     np.testing.assert_allclose(atoms.get_forces(), fd_forces(atoms), atol=1e-6)
-    e0, fmax0 = atoms.get_potential_energy(), np.linalg.norm(atoms.get_forces(), axis=1).max()
-    BFGS(atoms, logfile=None, maxstep=0.05).run(fmax=1e-4, steps=4)
-    e1, fmax1 = atoms.get_potential_energy(), np.linalg.norm(atoms.get_forces(), axis=1).max()
-    assert e1 < e0 and fmax1 < fmax0
+    energies = []
+    for _ in BFGS(atoms, logfile=None, maxstep=0.05).irun(fmax=1e-4, steps=4):
+        energies.append(atoms.get_potential_energy())
+    assert len(energies) == 5 and (np.diff(energies) < 0).all(), energies
 
 
 @pytest.mark.slow
