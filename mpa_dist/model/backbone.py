@@ -20,14 +20,15 @@ class Backbone(nn.Module):
     def __init__(self, channels: int, vector_channels: int, lmax: int, num_layers: int, num_heads: int,
                  cutoff: float, num_radial: int = 8, max_z: int = 100, num_sources: int = 64,
                  radial_hidden: int = 64, attn_dim: int = 16, ffn_mult: int = 2, global_attention: bool = True,
-                 conditions: bool = True, accelerate: str | None = None, element_features: bool = False):
+                 conditions: bool = True, accelerate: str | None = None, element_features: bool = False,
+                 element_init_std: float = 0.0):
         super().__init__()
         if lmax < 1:
             raise ValueError("lmax must be >= 1 (vector and tensor readouts need l = 1 and 2)")
         self.cutoff, self.lmax = float(cutoff), lmax
         self.irreps = hidden_irreps(channels, vector_channels, lmax)
         table = torch.from_numpy(standardised(element_properties(max_z))) if element_features else None
-        self.embedding = NodeEmbedding(channels, max_z, num_sources, conditions, table)
+        self.embedding = NodeEmbedding(channels, max_z, num_sources, conditions, table, element_init_std)
         self.edges = EdgeEncoding(cutoff, num_radial, lmax)
         first = o3.Irreps(f"{channels}x0e")
         self.layers = nn.ModuleList([

@@ -52,18 +52,25 @@ class NodeEmbedding(nn.Module):
     + conditions of its graph."""
 
     def __init__(self, channels: int, max_z: int, num_sources: int, conditions: bool = True,
-                 element_table: torch.Tensor | None = None):
+                 element_table: torch.Tensor | None = None, element_init_std: float = 0.0):
         super().__init__()
         self.atom = nn.Embedding(max_z + 1, channels)
         if element_table is not None:
+            if element_init_std < 0:
+                raise ValueError(f"element_init_std must be >= 0, not {element_init_std}")
             if element_table.shape[0] != max_z + 1:
                 raise ValueError(f"element table has {element_table.shape[0]} rows, not max_z + 1 = {max_z + 1}")
             self.register_buffer("element_table", element_table.float())
             self.element = nn.Linear(element_table.shape[1], channels, bias=False)
-            # every element starts at its properties' projection and learns a residual of its own: at
-            # nn.Embedding's N(0, 1) init, an element seen in few training entries kept a random vector
-            # larger than its properties' part (std ~0.6), and nothing of its chemistry
-            nn.init.zeros_(self.atom.weight)
+            # every element starts near its properties' projection (std ~0.6 per channel) and learns a
+            # residual of its own, drawn at N(0, element_init_std^2): at nn.Embedding's N(0, 1), an element
+            # seen in few training entries kept a random vector larger than its chemistry; at 0, the
+            # light elements of molecules (H, C, N, O, F: cosine 0.6-0.9 between their projections)
+            # start nearly alike (docs/benchmarks.md, "element embedding")
+            if element_init_std > 0:
+                nn.init.normal_(self.atom.weight, std=element_init_std)
+            else:  # no draw: the random stream of the layers built after it stays as it was
+                nn.init.zeros_(self.atom.weight)
         else:
             self.element_table, self.element = None, None
         self.source = nn.Embedding(num_sources, channels)

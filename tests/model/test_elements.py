@@ -56,3 +56,12 @@ def test_an_untrained_element_starts_at_its_properties(make_model):
     h = emb.atom.weight + emb.element(emb.element_table.to(emb.atom.weight.dtype))
     os_, ru, f = h[76], h[44], h[9]
     assert (os_ - ru).norm() < (os_ - f).norm() and h[76].norm() > 0
+
+
+def test_element_init_std_sets_the_learned_part_beside_the_properties(make_model):
+    """model.element_init_std draws each element's learned vector at N(0, std^2); the properties'
+    projection is the same as at 0, so the two starts differ by the learned part alone."""
+    at_zero = make_model("tiny", heads=[{"name": "gap", "readout": "mean"}]).backbone.embedding
+    drawn = make_model("tiny", heads=[{"name": "gap", "readout": "mean"}], element_init_std=0.3).backbone.embedding
+    assert torch.equal(at_zero.element.weight, drawn.element.weight)
+    assert abs(drawn.atom.weight.std().item() - 0.3) < 0.02
