@@ -33,17 +33,20 @@ def _target(values: np.ndarray, transform: str) -> np.ndarray:
     return values
 
 
+def split_keys(data_cfg, task: str, limit: int | None, split: str) -> list[str]:
+    """The keys of a split's entries, in the order task_splits gives them."""
+    return [k for k, *_ in shard_samples(plan.ensure_shards(data_cfg, task, limit), (split,))]
+
+
 def task_splits(data_cfg, task: str, limit: int | None) -> dict[str, tuple[list[str], np.ndarray]]:
     """split -> (texts: SMILES or formulas, targets in training units) of the entries the shards hold."""
-    folder = plan.ensure_shards(data_cfg, task, limit)
     ds = registry.get(task)
     spec = ds.tasks[0]
     rows = ds.entries().set_index("key")
     col = "smiles" if ds.input == "molecule" else "formula"
     out = {}
     for split in ("train", "val", "test"):
-        keys = [k for k, *_ in shard_samples(folder, (split,))]
-        sel = rows.loc[keys]
+        sel = rows.loc[split_keys(data_cfg, task, limit, split)]
         out[split] = (list(sel[col].astype(str)), _target(sel["value"].to_numpy(np.float64), spec.transform))
     return out
 
@@ -87,7 +90,7 @@ def _fit_sklearn(arm: str, splits: dict, kind: str, classification: bool, seed: 
 
 
 def run_baseline(arm: str, base: dict, task: str, scheme: str, seed: int, threads: int = 1) -> dict:
-    """A results row (same columns as the model arms') plus the test labels and predictions."""
+    """A results row (same columns as the model arms') plus the test labels, predictions and entry keys."""
     if arm not in BASELINES:
         raise ValueError(f"unknown baseline {arm!r}; known: {BASELINES}")
     if not applies(arm, task):
@@ -111,4 +114,5 @@ def run_baseline(arm: str, base: dict, task: str, scheme: str, seed: int, thread
     row = {"task": task, "arm": arm, "split": scheme, "seed": seed, **_metrics(y, p, classification),
            "n_test": len(y), "unit": unit, "val_score": best_score, "steps": 0, "model": "",
            "seconds": time.time() - t0, **{f"hp:{k}": v for k, v in best_cfg.items()}}
-    return {"row": row, "y": y, "p": p, "classification": classification, "unit": unit}
+    keys = np.array(split_keys(data, task, base["size"]["expt"], "test"), dtype=object)
+    return {"row": row, "y": y, "p": p, "keys": keys, "classification": classification, "unit": unit}

@@ -131,3 +131,14 @@ def _unpack(p):
         return None
     dtype, shape, buf = p
     return np.frombuffer(buf, dtype=np.dtype(dtype)).reshape(shape).copy()
+
+
+def conformer_key(key: str, i: int) -> str:
+    """The key of conformer i of an entry (one record per conformer)."""
+    return f"{key}/c{i}"
+
+
+def entry_key(record_key: str) -> str:
+    """The key of the entry a record was made from: a conformer's key less its suffix."""
+    head, sep, tail = record_key.rpartition("/c")
+    return head if sep and tail.isdigit() else record_key

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from mpa_dist.baselines.run import BASELINES
+from mpa_dist.report import intervals
 from mpa_dist.tune.space import draw
 
 
@@ -21,7 +22,9 @@ def _mean_std(x: pd.Series) -> str:
     x = x.dropna()
     if x.empty:
         return "-"
-    return f"{x.mean():.4g}" + (f" ± {x.std(ddof=1):.2g}" if len(x) > 1 else "")
+    sd = x.std(ddof=1) if len(x) > 1 else 0.0
+    sd = 0.0 if sd <= 1e-9 * abs(x.mean()) else sd  # a deterministic arm: float rounding, not spread
+    return f"{x.mean():.4g}" + (f" ± {sd:.2g}" if len(x) > 1 else "")
 
 
 def summary(results: pd.DataFrame) -> pd.DataFrame:
@@ -52,8 +55,28 @@ NAMES = {"rf": "the random forest", "chemprop": "Chemprop"}
 MODEL_ARMS = ("mpa", "direct", "scratch")
 
 
-def baseline_verdict(table: pd.DataFrame) -> list[str]:
-    """Says plainly where a baseline beats the foundation model."""
+def _sides(pairs: dict, tasks, split: str, a: str, b: str) -> tuple[int, int]:
+    """(tasks where a's 95% paired interval against b lies wholly below 0, wholly above 0)."""
+    sides = [intervals.side(pairs.get((t, split, a, b))) for t in tasks]
+    return sides.count(-1), sides.count(1)
+
+
+def with_intervals(table: pd.DataFrame, pairs: dict) -> pd.DataFrame:
+    """The table with the 95% paired bootstrap intervals of MPA's change against direct
+    (`change_95%`) and against the best baseline (`vs_baseline_95%`), in %."""
+    t = table.copy()
+    if "change_%" in t:
+        t["change_95%"] = [intervals.interval_text(pairs.get((r.task, r.split, "mpa", "direct")))
+                           for r in t.itertuples()]
+    if "vs_baseline_%" in t:
+        t["vs_baseline_95%"] = [intervals.interval_text(pairs.get((r.task, r.split, "mpa", r.best_baseline)))
+                                if isinstance(r.best_baseline, str) else "-" for r in t.itertuples()]
+    return t
+
+
+def baseline_verdict(table: pd.DataFrame, pairs: dict | None = None) -> list[str]:
+    """Says plainly where a baseline beats the foundation model (and, with `pairs`, where it does
+    beyond the test set's noise)."""
     lines = []
     if "best_baseline" not in table:
         return lines
@@ -63,7 +86,12 @@ def baseline_verdict(table: pd.DataFrame) -> list[str]:
             beaten = []
             for b in [b for b in NAMES if b in g]:
                 both = g[[arm, b]].dropna()  # chemprop: molecular tasks only
-                beaten.append(f"{NAMES[b]} beats it on **{int((both[arm] > both[b]).sum())} of {len(both)}** tasks")
+                clear = ""
+                if pairs is not None:
+                    below, above = _sides(pairs, g.loc[both.index, "task"], split, arm, b)
+                    clear = f" (beyond the test set's noise on {above}; it beats {NAMES[b]} beyond it on {below})"
+                beaten.append(f"{NAMES[b]} beats it on **{int((both[arm] > both[b]).sum())} of {len(both)}** tasks"
+                              + clear)
             worse_dummy = int((g[arm] >= g["dummy"]).sum()) if "dummy" in g else 0
             n = int(g[arm].notna().sum())
             lines.append(f"- **{split} split, {arm}**: {'; '.join(beaten) or 'no baseline but the dummy'}; "
@@ -79,7 +107,7 @@ def baseline_verdict(table: pd.DataFrame) -> list[str]:
     return lines
 
 
-def verdict(table: pd.DataFrame) -> list[str]:
+def verdict(table: pd.DataFrame, pairs: dict | None = None) -> list[str]:
     lines = []
     if "change_%" not in table:
         return ["(no task has both an MPA and a direct result)"]
@@ -91,6 +119,10 @@ def verdict(table: pd.DataFrame) -> list[str]:
         lines.append(f"- **{split} split**: mean change of test MAE, MPA vs direct: **{ch.mean():+.1f}%** "
                      f"(median {ch.median():+.1f}%, best {ch.min():+.1f}%); MPA better on **{wins} of {len(ch)}** "
                      f"tasks (negative is better).")
+        if pairs is not None:
+            below, above = _sides(pairs, g.loc[ch.index, "task"], split, "mpa", "direct")
+            lines.append(f"  Beyond the test set's noise (95% paired interval wholly below or above 0): MPA better on "
+                         f"{below}, worse on {above}, within it on {len(ch) - below - above}.")
         if ch.mean() > -1.0:
             lines.append(f"  MPA does **not** beat direct fine-tuning on average here ({split} split): a mean "
                          f"change within 1% is no gain.")
@@ -205,12 +237,14 @@ def write_report(out: Path, rows: list[dict], scored: list[dict], trials: pd.Dat
     results.to_csv(out / "results.csv", index=False)
     trials.to_csv(out / "trials.csv", index=False)
     table = summary(results)
+    pairs = intervals.all_pairs(scored, sorted(set(results["arm"])))
     plot_changes(table, out / "change.png")
     plot_parity(scored, out / "parity.png")
     arms = [a for a in MODEL_ARMS if a in table] + \
         sorted(set(results["arm"]) - set(MODEL_ARMS) - set(BASELINES)) + [a for a in BASELINES if a in table]
+    table = with_intervals(table, pairs)
     cols = ["task", "split", "unit", "n_test"] + [f"{a} (seeds)" for a in arms] + \
-        [c for c in ("change_%", "vs_baseline_%") if c in table]
+        [c for c in ("change_%", "change_95%", "vs_baseline_%", "vs_baseline_95%") if c in table]
     shown = table[cols].rename(columns={f"{a} (seeds)": a for a in arms})
     sw = base["sweep"]
     exposed = int(results["exposed"].fillna(0).sum()) if "exposed" in results else None
@@ -230,8 +264,12 @@ def write_report(out: Path, rows: list[dict], scored: list[dict], trials: pd.Dat
           "Test error per arm (mean ± std over seeds; units the task trains in; dummy: the training mean or majority "
           "class; rf: a random forest on RDKit 2-D descriptors or element-property statistics; chemprop, where run: "
           "Chemprop v2 on the molecular graph, molecular tasks only; all on the same entries), "
-          "MPA's change against direct fine-tuning and against the best baseline (negative: MPA better):", "",
-          shown.to_markdown(index=False, floatfmt=".4g"), "", *verdict(table), *baseline_verdict(table), "",
+          "MPA's change against direct fine-tuning and against the best baseline (negative: MPA better), each "
+          f"with its {intervals.LEVEL}% paired bootstrap interval over the test entries ({intervals.N_BOOT} "
+          "resamples; an interval that holds 0 is no win or loss on this test set; "
+          "mpa_dist/report/intervals.py):", "",
+          shown.to_markdown(index=False, floatfmt=".4g"), "", *verdict(table, pairs), *baseline_verdict(table, pairs),
+          "",
           *matbench(results),
           "![change](change.png)", "", "![parity](parity.png)", "",
           f"Sweep: {info['trials']} trials ({info['failed']} failed) in {info['wall_s']:.0f} s on {info['slots']} "

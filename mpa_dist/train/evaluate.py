@@ -7,8 +7,10 @@ and counts are reduced over ranks, so a metric covers the whole split exactly on
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
+from mpa_dist.data.record import entry_key
 from mpa_dist.model.conformers import aggregate_conformers
 from mpa_dist.model.outputs import OutputSpec, source_mask
 from mpa_dist.train import distributed as dist
@@ -60,8 +62,9 @@ def metric_for(spec: OutputSpec, device):
 @torch.no_grad()
 def evaluate(model, loader, device, dtype, vocab: dict[str, int], transforms: dict[str, str],
              max_batches: int = 0, collect: dict | None = None) -> dict:
-    """Metrics per output; with `collect` (a dict), also the (label, prediction) pairs of every
-    entry in training units, appended to collect[output] as numpy arrays (for parity plots)."""
+    """Metrics per output; with `collect` (a dict), also the (label, prediction, entry key) of every
+    entry in training units, appended to collect[output] as numpy arrays (for parity plots and
+    paired comparisons with other models on the same entries)."""
     model.eval()
     specs = {n: s for n, s in model.output_specs().items() if s.metric != "none"}
     metrics = {n: metric_for(s, device) for n, s in specs.items()}
@@ -83,7 +86,8 @@ def evaluate(model, loader, device, dtype, vocab: dict[str, int], transforms: di
             y, p = batch.labels[spec.label][rows][m].double(), agg[n][m].double()
             if collect is not None:
                 shown = AccuracyMetric.predicted(p) if spec.metric == "accuracy" else p
-                collect.setdefault(n, []).append((y.cpu().numpy(), shown.cpu().numpy()))
+                keys = np.array([entry_key(batch.keys[r]) for r in rows[m].tolist()], dtype=object)
+                collect.setdefault(n, []).append((y.cpu().numpy(), shown.cpu().numpy(), keys))
             metrics[n].add(y, p)
     out = {}
     for m in metrics.values():

@@ -169,9 +169,7 @@ def fit_head(model, train: list[Batch], val: list[Batch], vocab: dict, transform
     for k in range(members):
         for h in ensembles:
             h.active = k if k < len(h.members) else None
-        # round k: member k of each ensemble; the other heads in round 0 only
-        trained = [h.members[k] if h in ensembles else h for h in model.heads.values()
-                   if (h in ensembles and k < len(h.members)) or (h not in ensembles and k == 0)]
+        trained = [m for h in model.heads.values() if (m := _trained_in_round(h, k)) is not None]
         params = [p for h in trained for p in h.parameters() if p.requires_grad]
         score, run = _fit(model, heads, params, train, vocab, transforms, ft, loss_cfg, weight_decay,
                           np.random.default_rng([seed, k]) if ensembles else np.random.default_rng(seed), evaluate_on)
@@ -179,6 +177,14 @@ def fit_head(model, train: list[Batch], val: list[Batch], vocab: dict, transform
     for h in ensembles:
         h.active = None
     return (evaluate_on() if ensembles else score), epochs
+
+
+def _trained_in_round(head, k: int):
+    """The module of `head` that round k fits: member k of an ensemble (None past its last member), a
+    plain head in round 0 only."""
+    if isinstance(head, EnsembleHead):
+        return head.members[k] if k < len(head.members) else None
+    return head if k == 0 else None
 
 
 def _fit(model, heads, params, train, vocab, transforms, ft, loss_cfg, weight_decay, rng, evaluate_on):

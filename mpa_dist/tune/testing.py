@@ -13,7 +13,7 @@ from mpa_dist.train.evaluate import evaluate
 
 
 def score_export(path: str, base: dict, task: str, scheme: str, split: str = "test") -> dict:
-    """{metrics, y, p} of an exported post-trained model on one split of its task."""
+    """{metrics, y, p, keys (the entry of each row)} of an exported post-trained model on one split of its task."""
     torch.set_num_threads(1)
     model, meta = checkpoint.load_model(path)
     data = OmegaConf.create(base["data"])
@@ -25,11 +25,12 @@ def score_export(path: str, base: dict, task: str, scheme: str, split: str = "te
     metrics = evaluate(model, build_loader(lc), torch.device("cpu"), torch.float32, vocab, meta.transforms,
                        collect=collect)
     (name, pairs), = collect.items()
-    y = np.concatenate([a for a, _ in pairs]).ravel()
-    p = np.concatenate([b for _, b in pairs]).ravel()
+    y = np.concatenate([a for a, _, _ in pairs]).ravel()
+    p = np.concatenate([b for _, b, _ in pairs]).ravel()
+    keys = np.concatenate([k for _, _, k in pairs])
     spec = meta.tasks.get(meta.heads[0]["name"], {})
     unit = spec.get("unit", "")
     if spec.get("transform", "none") != "none":
         unit = f"{spec['transform']}({unit})"
-    return {"metrics": metrics, "y": y, "p": p, "output": name, "unit": unit,
+    return {"metrics": metrics, "y": y, "p": p, "keys": keys, "output": name, "unit": unit,
             "classification": meta.heads[0]["readout"] == "classification"}

@@ -2,8 +2,9 @@
 ASHA within groups, best on validation, test scored once, and the report."""
 
 import json
-import secrets
 import os
+import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -144,6 +145,9 @@ def test_smoke_sweep_on_a_running_ray_cluster_writes_the_report(midtrained, ray_
     assert "| boiling_point" in report and "MPA vs direct" in report and "wall x slots" in report
     assert "**0** evaluation compounds" in report and "the random forest beats it on" in report
     assert "vs_baseline_%" in report and len(json.loads((out / "exposure.json").read_text())) == 6
+    # the model arms' and the baselines' test entries were matched by key: each task has both intervals
+    rows = [line for line in report.splitlines() if line.startswith(("| boiling_point", "| expt_gap"))]
+    assert len(rows) == 2 and all(len(re.findall(r"\[[+-][\d.]+, [+-][\d.]+\]", r)) == 2 for r in rows), rows
     # the selected models by name, as the README's prediction example uses them
     from mpa_dist.predict import Predictor
 

@@ -13,7 +13,7 @@ import rdkit
 from rdkit import Chem, RDLogger
 from rdkit.Chem import AllChem
 
-from mpa_dist.data.record import Label, Record, RecordError
+from mpa_dist.data.record import Label, Record, RecordError, conformer_key
 
 RDLogger.DisableLog("rdApp.*")  # failures are reported per record instead
 MAX_HEAVY_ATOMS = 100
@@ -98,6 +98,6 @@ def molecule_records(key: str, smiles: str, source: str, theory: str, labels: di
                      conditions: dict | None = None, group: str = "", meta: dict | None = None) -> list[Record]:
     """One record per conformer; all share the group, so predictions can be averaged over them."""
     numbers, confs = cache.get(smiles, k, seed, key) if cache else embed(smiles, k, seed, key)
-    return [Record(key=f"{key}/c{i}", input="molecule", numbers=numbers, positions=pos, source=source,
+    return [Record(key=conformer_key(key, i), input="molecule", numbers=numbers, positions=pos, source=source,
                    theory=theory, labels=labels, conditions=conditions or {}, group=group or smiles,
                    conformer=i, meta={"smiles": smiles, **(meta or {})}) for i, pos in enumerate(confs)]
