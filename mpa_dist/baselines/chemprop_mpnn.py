@@ -72,8 +72,8 @@ def fit_predict(splits: dict, classification: bool, seed: int, threads: int = 1,
     torch.set_num_threads(threads)
     pl.seed_everything(seed, workers=True, verbose=False)
     featurizer = featurizers.SimpleMoleculeMolGraphFeaturizer()
-    sets = {s: data.MoleculeDataset([data.MoleculeDatapoint.from_smi(smi, [float(y)]) for smi, y in zip(*splits[s])],
-                                    featurizer) for s in ("train", "val", "test")}
+    sets = {s: data.MoleculeDataset([data.MoleculeDatapoint.from_smi(smi, [float(y)])
+                                     for smi, y, _ in zip(*splits[s])], featurizer) for s in ("train", "val", "test")}
     if classification:
         predictor, metrics, monitor, mode = nn.BinaryClassificationFFN(), [nn.metrics.BinaryAccuracy()], \
             "val/accuracy", "max"

@@ -33,21 +33,19 @@ def _target(values: np.ndarray, transform: str) -> np.ndarray:
     return values
 
 
-def split_keys(data_cfg, task: str, limit: int | None, split: str) -> list[str]:
-    """The keys of a split's entries, in the order task_splits gives them."""
-    return [k for k, *_ in shard_samples(plan.ensure_shards(data_cfg, task, limit), (split,))]
-
-
-def task_splits(data_cfg, task: str, limit: int | None) -> dict[str, tuple[list[str], np.ndarray]]:
-    """split -> (texts: SMILES or formulas, targets in training units) of the entries the shards hold."""
+def task_splits(data_cfg, task: str, limit: int | None) -> dict[str, tuple[list[str], np.ndarray, list[str]]]:
+    """split -> (texts: SMILES or formulas, targets in training units, entry keys) of the entries the
+    shards hold, in the order their sidecars list them."""
+    folder = plan.ensure_shards(data_cfg, task, limit)
     ds = registry.get(task)
     spec = ds.tasks[0]
     rows = ds.entries().set_index("key")
     col = "smiles" if ds.input == "molecule" else "formula"
     out = {}
     for split in ("train", "val", "test"):
-        sel = rows.loc[split_keys(data_cfg, task, limit, split)]
-        out[split] = (list(sel[col].astype(str)), _target(sel["value"].to_numpy(np.float64), spec.transform))
+        keys = [k for k, *_ in shard_samples(folder, (split,))]
+        sel = rows.loc[keys]
+        out[split] = (list(sel[col].astype(str)), _target(sel["value"].to_numpy(np.float64), spec.transform), keys)
     return out
 
 
@@ -78,7 +76,7 @@ def applies(arm: str, task: str) -> bool:
 def _fit_sklearn(arm: str, splits: dict, kind: str, classification: bool, seed: int, threads: int):
     """(test predictions, validation score, chosen settings): the settings chosen on validation."""
     feats = {s: featurize(kind, texts) if arm == "rf" else np.zeros((len(texts), 1))
-             for s, (texts, _) in splits.items()}
+             for s, (texts, *_) in splits.items()}
     best, best_score, best_cfg = None, math.inf, {}
     for cfg in (RF_CONFIGS if arm == "rf" else ({},)):
         m = _model(arm, classification, seed, cfg, threads).fit(feats["train"], splits["train"][1])
@@ -114,5 +112,5 @@ def run_baseline(arm: str, base: dict, task: str, scheme: str, seed: int, thread
     row = {"task": task, "arm": arm, "split": scheme, "seed": seed, **_metrics(y, p, classification),
            "n_test": len(y), "unit": unit, "val_score": best_score, "steps": 0, "model": "",
            "seconds": time.time() - t0, **{f"hp:{k}": v for k, v in best_cfg.items()}}
-    keys = np.array(split_keys(data, task, base["size"]["expt"], "test"), dtype=object)
+    keys = np.array(splits["test"][2], dtype=object)
     return {"row": row, "y": y, "p": p, "keys": keys, "classification": classification, "unit": unit}

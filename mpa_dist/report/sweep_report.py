@@ -89,7 +89,8 @@ def baseline_verdict(table: pd.DataFrame, pairs: dict | None = None) -> list[str
                 clear = ""
                 if pairs is not None:
                     below, above = _sides(pairs, g.loc[both.index, "task"], split, arm, b)
-                    clear = f" (beyond the test set's noise on {above}; it beats {NAMES[b]} beyond it on {below})"
+                    clear = (f" (beyond the test set's noise on {above}; "
+                             f"it beats {NAMES[b]} beyond it on {below})")
                 beaten.append(f"{NAMES[b]} beats it on **{int((both[arm] > both[b]).sum())} of {len(both)}** tasks"
                               + clear)
             worse_dummy = int((g[arm] >= g["dummy"]).sum()) if "dummy" in g else 0
