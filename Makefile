@@ -69,7 +69,7 @@ install-check: data
 	  "$(CURDIR)[train,data]" 2>&1 | $(QUIET_PIP)
 	cd $(CHECK_DIR)/work && export PATH=$(CHECK_DIR)/venv/bin:$$PATH && \
 	  python -c "import mpa_dist, sys; assert '$(CURDIR)' not in mpa_dist.__file__, mpa_dist.__file__" && \
-	  mpa-predict --help | head -3 && SHARDS=$(CURDIR)/shards/test bash $(CURDIR)/examples/quickstart.sh
+	  mpa-predict --help > $(CHECK_DIR)/help.txt && head -3 $(CHECK_DIR)/help.txt && SHARDS=$(CURDIR)/shards/test bash $(CURDIR)/examples/quickstart.sh
 	@echo "install-check: the installed package ran the quick start in $(CHECK_DIR)/work, $$(( $$(date +%s) - $$(cat $(CHECK_DIR)/start) )) s in all"
 
 bench: data
