@@ -165,6 +165,31 @@ def test_composition_dft_counts():
         assert len(df) == n and df["key"].is_unique and cd.count(name) == n, name
 
 
+def test_composition_groups_are_cached_on_disk_and_rebuilt_when_the_data_changes(tmp_path, monkeypatch):
+    import dataclasses
+
+    from mpa_dist.data.sources import composition_dft as cd
+
+    csv = tmp_path / "tiny.csv"
+    csv.write_text("formula,target\nFe2O3,1.0\nO3Fe2,2.0\nNa1Cl1,0.5\n")
+    monkeypatch.setenv("MPA_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setitem(cd.SETS, "tiny", dataclasses.replace(cd.SETS["mp_gap"], name="tiny", files=("tiny.csv",)))
+    monkeypatch.setattr(cd, "package_file", lambda package, rel: csv)
+    assert cd.entries("tiny")["group"].tolist() == ["Fe2O3", "Fe2O3", "NaCl"]
+    reduce = cd._reduced
+
+    def boom(formula):
+        raise AssertionError(f"{formula} reduced again: the cache was not read")
+
+    monkeypatch.setattr(cd, "_reduced", boom)
+    assert cd.entries("tiny")["group"].tolist() == ["Fe2O3", "Fe2O3", "NaCl"]  # read back, nothing reduced
+    csv.write_text("formula,target\nFe2O3,1.0\nLi2O1,3.0\n")  # new data: a new key, never the old groups
+    with pytest.raises(AssertionError, match="reduced again"):
+        cd.entries("tiny")
+    monkeypatch.setattr(cd, "_reduced", reduce)
+    assert cd.entries("tiny")["group"].tolist() == ["Fe2O3", "Li2O"]
+
+
 # ------------------------------------------------------------------ experimental inorganic tasks
 @pytest.fixture(scope="module")
 def built():

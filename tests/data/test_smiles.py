@@ -41,6 +41,10 @@ def test_bad_smiles_named(smiles, reason):
 def test_canonical_merges_spellings_and_stereo():
     assert canonical_smiles("OCC") == canonical_smiles("C(O)C") == "CCO"
     assert canonical_smiles("C[C@H](N)C(=O)O") == canonical_smiles("C[C@@H](N)C(=O)O")
+    assert canonical_smiles("C[C@H](N)C(=O)O", isomeric=True) != canonical_smiles("C[C@@H](N)C(=O)O", isomeric=True)
+    for key in ("row1", "row2"):  # parsed once a process, yet each bad record is named by its own key
+        with pytest.raises(RecordError, match=rf"record '{key}': unparseable SMILES 'C1CC'"):
+            canonical_smiles("C1CC", key)
 
 
 def test_an_unembeddable_molecule_gives_up_after_the_attempt_cap(monkeypatch):

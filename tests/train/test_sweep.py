@@ -99,8 +99,14 @@ def ray_cluster():
             time.sleep(2)
         yield address, env
     finally:
+        # after a job, `ray start --block` takes ~33 s to stop on SIGTERM (measured); its processes all
+        # share the head's process group, so what has not stopped after a grace period is killed
         os.killpg(head.pid, signal.SIGTERM)
-        head.wait(timeout=120)
+        try:
+            head.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+            head.wait(timeout=60)
         # `ray start` records its cluster for `ray.init(address="auto")`; a stopped one must not stay there
         current = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
         if current.exists() and current.read_text().strip().endswith(f":{port}"):

@@ -73,11 +73,29 @@ def build_task_table(spec: TaskSpec, builder, force: bool = False) -> pd.DataFra
     return entries
 
 
+@functools.lru_cache(maxsize=None)
 def molecule_formula(smiles: str) -> str:
     from rdkit import Chem
     from rdkit.Chem.rdMolDescriptors import CalcMolFormula
 
     return reduced_formula(CalcMolFormula(Chem.MolFromSmiles(smiles)))
+
+
+@functools.cache
+def _molecular_formulas() -> tuple[dict[str, set[str]], dict[tuple[str, str], str]]:
+    """formula -> the canonical SMILES of the molecular tasks' compounds with that formula, and
+    (property's split salt, formula) -> the first molecular task of that property holding it. Read once
+    a process: every composition task links against all 42 molecular tables."""
+    by_formula: dict[str, set[str]] = {}
+    same_property: dict[tuple[str, str], str] = {}
+    for ds in datasets().values():
+        t = ds.tasks[0] if ds.tasks else None
+        if ds.kind == "experimental" and ds.input == "molecule":
+            table = build_task_table(t, ds.builder)
+            for smi, formula in zip(table["group"], table["compound_formula"]):
+                by_formula.setdefault(formula, set()).add(smi)
+                same_property.setdefault((t.split_salt, formula), t.name)
+    return by_formula, same_property
 
 
 def _link_compounds(spec: TaskSpec, entries: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -92,22 +110,13 @@ def _link_compounds(spec: TaskSpec, entries: pd.DataFrame) -> tuple[pd.DataFrame
         out["compound"], out["compound_kind"] = out["group"], "molecule"
         out["compound_formula"] = [molecule_formula(g) for g in out["group"]]
         return out, pd.DataFrame(columns=["ref", "reason"])
-    by_formula: dict[str, set[str]] = {}
-    same_property: dict[str, str] = {}
-    for ds in datasets().values():
-        t = ds.tasks[0] if ds.tasks else None
-        if ds.kind == "experimental" and ds.input == "molecule":
-            table = build_task_table(t, ds.builder)
-            for smi, formula in zip(table["group"], table["compound_formula"]):
-                by_formula.setdefault(formula, set()).add(smi)
-                if t.split_salt == spec.split_salt:
-                    same_property.setdefault(formula, t.name)
+    by_formula, same_property = _molecular_formulas()
     compound, kind, keep, rej = [], [], [], []
     for group, refs in zip(out["group"], out["refs"]):
         mols = by_formula.get(group, set())
-        if group in same_property:
-            rej.append((refs, f"the same substance is in the molecular task {same_property[group]!r} of this "
-                              "property; kept there only"))
+        if (spec.split_salt, group) in same_property:
+            rej.append((refs, f"the same substance is in the molecular task {same_property[spec.split_salt, group]!r}"
+                              " of this property; kept there only"))
         elif len(mols) > 1:
             rej.append((refs, f"{group} is the formula of {len(mols)} catalogued molecules ({', '.join(sorted(mols)[:3])}"
                               f"{', ...' if len(mols) > 3 else ''}): which compound it is cannot be told, so it "

@@ -21,6 +21,7 @@ Schemes:
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 
 import pandas as pd
 from pymatgen.core import Composition
@@ -44,12 +45,14 @@ def split_of(scheme: str, group: str) -> str:
     return "train"
 
 
+@lru_cache(maxsize=None)  # the tasks share their molecules: each scaffold is computed once
 def scaffold(smiles: str) -> str:
     mol = Chem.MolFromSmiles(smiles)
     scaf = MurckoScaffold.MurckoScaffoldSmiles(mol=mol, includeChirality=False) if mol else ""
     return scaf or f"acyclic:{smiles}"
 
 
+@lru_cache(maxsize=None)
 def chemical_system(formula: str) -> str:
     return "-".join(sorted(el.symbol for el in Composition(formula).elements))
 

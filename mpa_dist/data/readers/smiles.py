@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,15 @@ def mol_from_smiles(smiles: str, key: str = "") -> Chem.Mol:
 
 def canonical_smiles(smiles: str, key: str = "", isomeric: bool = False) -> str:
     """Deduplication key: stereoisomers share one entry unless isomeric=True."""
-    return Chem.MolToSmiles(mol_from_smiles(smiles, key), isomericSmiles=isomeric)
+    try:
+        return _canonical(str(smiles), isomeric)
+    except RecordError as e:  # an error names this record, not the first one that held the SMILES
+        raise RecordError(key or str(smiles), e.reason) from None
+
+
+@lru_cache(maxsize=1 << 18)  # the catalogue's tasks share their molecules: each is parsed once a process
+def _canonical(smiles: str, isomeric: bool) -> str:
+    return Chem.MolToSmiles(mol_from_smiles(smiles), isomericSmiles=isomeric)
 
 
 def embed(smiles: str, k: int = 1, seed: int = 0, key: str = "") -> tuple[np.ndarray, list[np.ndarray]]:
