@@ -67,7 +67,9 @@ run: data
 # "<checkout>[train,data]"` (the tested pins and the CPU torch as constraints), then from an empty
 # folder `mpa-predict --help` and the quick start (examples/quickstart.sh) at smoke size. The
 # catalogue tables and the tests' smoke shards already built here are reused ($$MPA_CACHE, SHARDS);
-# the environment, the runs and the predictions are made afresh.
+# the environment, the runs and the predictions are made afresh. Its torch extensions folder is its own:
+# DeepSpeed's CPU shared-memory op is JIT-built per environment (~43 s here) and would otherwise
+# replace the checkout's build, which the next `make test` would build again.
 CHECK_DIR ?= /tmp/mpa_install_check
 install-check: data
 	rm -rf $(CHECK_DIR) && mkdir -p $(CHECK_DIR)/work && date +%s > $(CHECK_DIR)/start
@@ -76,7 +78,7 @@ install-check: data
 	PIP_CONSTRAINT="$(abspath constraints.txt) $(CHECK_DIR)/pins.txt" $(CHECK_DIR)/venv/bin/pip $(PIP_INSTALL) \
 	  "$(CURDIR)[train,data]" 2>&1 | $(QUIET_PIP)
 	$(call COMPILE,$(CHECK_DIR)/venv)
-	cd $(CHECK_DIR)/work && export PATH=$(CHECK_DIR)/venv/bin:$$PATH && \
+	cd $(CHECK_DIR)/work && export PATH=$(CHECK_DIR)/venv/bin:$$PATH TORCH_EXTENSIONS_DIR=$(CHECK_DIR)/torch_extensions && \
 	  python -c "import mpa_dist, sys; assert '$(CURDIR)' not in mpa_dist.__file__, mpa_dist.__file__" && \
 	  mpa-predict --help > $(CHECK_DIR)/help.txt && head -3 $(CHECK_DIR)/help.txt && SHARDS=$(CURDIR)/shards/test bash $(CURDIR)/examples/quickstart.sh
 	@echo "install-check: the installed package ran the quick start in $(CHECK_DIR)/work, $$(( $$(date +%s) - $$(cat $(CHECK_DIR)/start) )) s in all"

@@ -161,8 +161,10 @@ def test_composition_dft_counts():
     expect = {"oqmd_formation_enthalpy": 341700, "oqmd_bandgap": 341608, "aflow_band_gap": 27577,
               "mp_e_hull": 56662, "critexam_formation_energy": 85014, "mp_e_form": 132752, "mp_gap": 106113}
     for name, n in expect.items():
-        df = cd.entries(name)
-        assert len(df) == n and df["key"].is_unique and cd.count(name) == n, name
+        assert cd.count(name) == n, name
+    for name in ("oqmd_formation_enthalpy", "mp_gap"):  # the two the smoke mid-training reads: reduced once
+        df = cd.entries(name)  # (0.1 ms a formula) and cached for the tests that build their shards
+        assert len(df) == expect[name] and df["key"].is_unique and df["group"].notna().all(), name
 
 
 def test_composition_groups_are_cached_on_disk_and_rebuilt_when_the_data_changes(tmp_path, monkeypatch):

@@ -18,7 +18,7 @@ import pytest
 
 from launching import ROOT, clean_env, launch, result, smoke
 
-STEPS = ["cluster.threads=1", "steps=40", "ckpt_every=10", "eval_every=40", "log_every=1"]
+STEPS = ["cluster.threads=1", "steps=24", "ckpt_every=6", "eval_every=24", "log_every=1"]
 
 
 def _losses(run_dir) -> dict[int, dict]:
@@ -48,19 +48,19 @@ def test_sigkill_then_restart_resumes_and_matches(tmp_path, launcher):
     latest = tmp_path / "b" / "pretrain" / "checkpoints" / "latest"
     deadline = time.time() + 300
     while time.time() < deadline and p.poll() is None:
-        if latest.exists() and latest.read_text().strip() >= "step000000020":
+        if latest.exists() and latest.read_text().strip() >= "step000000012":
             break
         time.sleep(0.2)
     assert p.poll() is None, "the run ended before it could be killed:\n" + (tmp_path / "killed_run.log").read_text()[-3000:]
     os.killpg(p.pid, signal.SIGKILL)
     p.wait()
     killed_at = int(latest.read_text().strip().removeprefix("step"))
-    assert 20 <= killed_at < 40
+    assert 12 <= killed_at < 24
     out = launch("pretrain.py", *smoke(tmp_path / "b", "pretrain", *STEPS), launcher=launcher)
     assert f"resumed pretrain from step {killed_at}" in out.stdout + out.stderr
-    assert result(tmp_path / "b" / "pretrain")["step"] == 40
+    assert result(tmp_path / "b" / "pretrain")["step"] == 24
     la, lb = _losses(tmp_path / "a" / "pretrain"), _losses(tmp_path / "b" / "pretrain")
-    after = [s for s in range(killed_at + 1, 41)]
+    after = [s for s in range(killed_at + 1, 25)]
     assert set(after) <= set(la) and set(after) <= set(lb)
     for s in after:  # the same batches after the restart: the same losses, output by output
         assert la[s].keys() == lb[s].keys()
