@@ -65,6 +65,7 @@ def test_smooth_as_an_atom_approaches_a_molecule(model, qm9_records):
 
 
 @pytest.mark.slow
+@pytest.mark.heavy  # inductor's C++ builds: 27 s on a good day, 113 s on a slow one
 def test_compile_matches_eager(make_model, all_heads, mixed_batch):
     """Without autograd forces (a graph break by nature); the rest of the model compiles whole."""
     heads = [h for h in all_heads if h["readout"] != "energy"] + [{"name": "energy", "readout": "sum"}]

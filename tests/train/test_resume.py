@@ -36,7 +36,10 @@ DEEPSPEED = [sys.executable, "-m", "deepspeed.launcher.runner", "--num_gpus", "2
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("launcher", [None, pytest.param(DEEPSPEED, marks=pytest.mark.multiprocess)],
+# the one-process variant is heavy (make test-all): the two-rank one restores the same state plus each
+# rank's data position, and CI runs it
+@pytest.mark.parametrize("launcher", [pytest.param(None, marks=pytest.mark.heavy),
+                                      pytest.param(DEEPSPEED, marks=pytest.mark.multiprocess)],
                          ids=["one-process", "deepspeed-2-ranks"])
 def test_sigkill_then_restart_resumes_and_matches(tmp_path, launcher):
     launch("pretrain.py", *smoke(tmp_path / "a", "pretrain", *STEPS), launcher=launcher)

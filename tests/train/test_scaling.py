@@ -39,6 +39,7 @@ def test_scaling_table_compares_each_seed_with_direct_of_that_seed():
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 @pytest.mark.multiprocess
 def test_smoke_scaling_study(pretrained, tmp_path):
     out = tmp_path / "scaling"
