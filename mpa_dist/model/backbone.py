@@ -24,7 +24,7 @@ class Backbone(nn.Module):
                  element_init_std: float = 0.0):
         super().__init__()
         if lmax < 1:
-            raise ValueError("lmax must be >= 1 (vector and tensor readouts need l = 1 and 2)")
+            raise ValueError("lmax must be >= 1 (vector readouts need l = 1; with lmax 1 tensor readouts build l = 2 from it)")
         self.cutoff, self.lmax = float(cutoff), lmax
         self.irreps = hidden_irreps(channels, vector_channels, lmax)
         table = torch.from_numpy(standardised(element_properties(max_z))) if element_features else None

@@ -3,7 +3,9 @@
 Dipole: mu = sum_i (q_i - mean q) r_i + sum_i u_i, with charges q from scalar features
 (neutralised per graph, so mu does not move with the origin) and atomic dipoles u from the
 l = 1 features. The head's main output is |mu| (the QM9 label); `<name>_vector` is mu.
-Polarizability: a sum over atoms of 1x0e + 1x2e, mapped to a symmetric 3x3 tensor.
+Polarizability: a sum over atoms of 1x0e + 1x2e, mapped to a symmetric 3x3 tensor. A backbone
+without l = 2 features (lmax 1) gets the atomic 2e part from the square of its l = 1 features
+(1o x 1o -> 2e, e3nn's TensorSquare), so the anisotropy stays learnable.
 """
 
 from __future__ import annotations
@@ -45,7 +47,18 @@ class TensorHead(Head):
         basis = ct.to_cartesian(torch.eye(ct.dim))  # (6, 3, 3)
         self.atomic = o3.Linear(irreps, ct)  # 1x0e + 1x2e
         self.register_buffer("basis", basis, persistent=False)
+        irreps = o3.Irreps(irreps)
+        self.square = None
+        if not any(ir.l == 2 and ir.p == 1 for _, ir in irreps):
+            vectors = [i for i, (_, ir) in enumerate(irreps) if ir == o3.Irrep("1o")]
+            if not vectors:
+                raise ValueError(f"tensor head {name!r} needs l = 1 (1o) or l = 2 (2e) node features; got {irreps}")
+            self.vectors = irreps.slices()[vectors[0]]
+            self.square = o3.TensorSquare(irreps[vectors[0]:vectors[0] + 1], irreps_out=o3.Irreps("1x2e"))
 
     def forward(self, x, batch, pos):
-        t = graph_sum(self.atomic(x), batch)
+        a = self.atomic(x)
+        if self.square is not None:
+            a = torch.cat([a[:, :1], a[:, 1:] + self.square(x[:, self.vectors])], dim=1)
+        t = graph_sum(a, batch)
         return {self.name: torch.einsum("gk,kij->gij", t, self.basis.to(t.dtype))}

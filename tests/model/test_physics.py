@@ -71,3 +71,17 @@ def test_compile_matches_eager(make_model, all_heads, mixed_batch):
     heads = [h for h in all_heads if h["readout"] != "energy"] + [{"name": "energy", "readout": "sum"}]
     model = make_model("tiny", heads)
     checks.assert_compile_matches_eager(model, mixed_batch, atol=1e-8, rtol=1e-6)
+
+
+def test_lmax_1_tensor_head_keeps_its_anisotropy(make_model, mixed_batch, molecule_batch):
+    """Without l = 2 node features (lmax 1, the demo's backbone) the polarizability's traceless part
+    comes from the square of the l = 1 features: it is not zero (a plain linear map from features
+    without 2e would leave it zero), and every output of every head still transforms as it should."""
+    model = make_model("tiny", lmax=1)
+    assert model.heads["polarizability_tensor"].square is not None
+    assert make_model("tiny").heads["polarizability_tensor"].square is None  # lmax 2: the l = 2 features
+    checks.assert_equivariant(model, mixed_batch)
+    with torch.no_grad():
+        t = model(molecule_batch)["polarizability_tensor"]
+    iso = t.diagonal(dim1=-2, dim2=-1).mean(-1)[:, None, None] * torch.eye(3, dtype=t.dtype)
+    assert (t - iso).abs().max() > 1e-3 * t.abs().max()
