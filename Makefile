@@ -61,9 +61,13 @@ catalog: data
 # mid-trained (MPA) and the pre-trained (direct) checkpoints, ending with the report.
 RUN_NAME ?= demo
 EXPERIMENT ?= demo
+# DeepSpeed JIT-builds its CPU shared-memory op (~45 s here) in the first process that starts its
+# engine; the catalogue runs on one core, so the op is built on the other one meanwhile (deepspeed's
+# own build_shm_op, into $TORCH_EXTENSIONS_DIR; a no-op where the accelerator has no such op).
 run: data
 	@start=$$(date +%s); \
-	$(PY) launch/catalog.py && \
+	$(PY) -c "from deepspeed.comm.torch import build_shm_op; build_shm_op()" & op=$$!; \
+	$(PY) launch/catalog.py && wait $$op && \
 	$(PY) launch/pretrain.py experiment=$(EXPERIMENT) name=$(RUN_NAME) && \
 	$(PY) launch/midtrain.py experiment=$(EXPERIMENT) name=$(RUN_NAME) && \
 	$(PY) launch/posttrain.py experiment=$(EXPERIMENT) name=$(RUN_NAME) sweep=$(EXPERIMENT) && \

@@ -13,7 +13,7 @@ from mpa_dist.data.catalog import registry
 from mpa_dist.data.exposure import DEFAULT_SCHEMES
 from mpa_dist.data.loader import LoaderConfig, SourceConfig, manifest
 from mpa_dist.data.record import FORCE_LABEL, STRESS_LABEL
-from mpa_dist.data.shards import code_version, make_shards
+from mpa_dist.data.shards import code_version, make_shards, shared_workers
 from mpa_dist.train import distributed as dist
 
 
@@ -112,9 +112,10 @@ def prepare_shards(cfg) -> None:
     cfg = validate(cfg)
     lineage.check_parent(cfg, checkpoint.read_meta(cfg.init_from) if cfg.init_from else None)
     dist.init(cfg.cluster.backend)
-    srcs = sources(cfg.data)
-    if cfg.data.dft_sources:
-        srcs += sources(with_sources(cfg.data, cfg.data.dft_sources))
+    with shared_workers(cfg.data.shard_workers):  # one pool of workers for all the datasets
+        srcs = sources(cfg.data)
+        if cfg.data.dft_sources:
+            srcs += sources(with_sources(cfg.data, cfg.data.dft_sources))
     check_engine(cfg, srcs)
 
 

@@ -230,6 +230,7 @@ class Trainer:
             late = time.time() > deadline
             if self.step % self.eval_every == 0 or self.step == total or late:
                 val = self.evaluate("val")
+                self.last_val = (self.step, val)
                 log.scalars("val", val, self.step)
                 stop = self._early_stop(val)
                 if self.on_eval is not None:

@@ -2,6 +2,8 @@ import hashlib
 import json
 import tarfile
 
+import pytest
+
 from mpa_dist.data.shards import decode_sample, make_shards
 
 
@@ -64,3 +66,27 @@ def test_shards_written_by_other_code_are_rewritten(tmp_path, monkeypatch):
     m2 = make_shards(str(csv), tmp_path / "sh", min_shards=1, workers=1, progress=False)
     assert m2["version"] == "another-version" != m1["version"]
     assert (tmp_path / "sh" / m1["shards"][0]["name"]).stat().st_mtime_ns != t
+
+
+@pytest.mark.slow
+@pytest.mark.multiprocess
+def test_one_worker_pool_serves_every_dataset_of_a_shards_step(tmp_path):
+    """Inside shared_workers, the datasets of a shards step convert on one pool started once (a spawned
+    worker's imports cost seconds each), and write the bytes a single process writes."""
+    from mpa_dist.data import shards
+
+    csvs = []
+    for name, body in (("a", "smiles,boiling_point [K]\nCCO,351.4\nCCCC,272.7\nCCN,290\nCCCl,285.4\n"),
+                       ("b", "formula,gap [eV]\nNaCl,8.5\nGaAs,1.4\nSi,1.1\nMgO,7.8\n")):
+        (tmp_path / f"{name}.csv").write_text(body)
+        csvs.append(str(tmp_path / f"{name}.csv"))
+    pools = []
+    with shards.shared_workers(2):
+        for i, csv in enumerate(csvs):
+            make_shards(csv, tmp_path / f"pooled{i}", min_shards=2, workers=2, progress=False)
+            pools.append(shards._shared.pool)
+    assert pools[0] is not None and pools[0] is pools[1] and shards._shared is None
+    for i, csv in enumerate(csvs):
+        alone = make_shards(csv, tmp_path / f"alone{i}", min_shards=2, workers=1, progress=False)
+        pooled = json.loads((tmp_path / f"pooled{i}" / "manifest.json").read_text())
+        assert [s["sha256"] for s in pooled["shards"]] == [s["sha256"] for s in alone["shards"]]

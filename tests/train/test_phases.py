@@ -93,3 +93,24 @@ def test_midtrained_on_one_split_scheme_refuses_another(pretrained, tmp_path):
     p = launch("posttrain.py", *smoke(tmp_path, "posttrain", f"init_from={tmp / 'midtrain' / 'model'}",
                                       "finetune.task=expt_gap", "data.scheme=ood"), check=False)
     assert p.returncode != 0 and "would leak" in p.stderr
+
+
+def test_the_phase_result_reuses_the_validation_of_its_last_step_only():
+    """Pre- and mid-training end on the loop's validation pass when it was at the last step (the same
+    model and batches); after a resume that trained nothing, or a pass at an earlier step, they run one."""
+    from mpa_dist.train.phases import Phase
+
+    class Trainer:
+        step, calls = 600, 0
+
+        def evaluate(self, split):
+            self.calls += 1
+            return {"mae/x": float(self.calls)}
+
+    t = Trainer()
+    t.last_val = (600, {"mae/x": 0.5})
+    assert Phase(None).end(t) == {"val": {"mae/x": 0.5}} and t.calls == 0
+    t.last_val = (400, {"mae/x": 0.5})
+    assert Phase(None).end(t) == {"val": {"mae/x": 1.0}} and t.calls == 1
+    del t.last_val
+    assert Phase(None).end(t) == {"val": {"mae/x": 2.0}} and t.calls == 2
