@@ -121,3 +121,15 @@ def test_one_task_in_full_by_its_full_name(catalog_json):
     out = subprocess.run([sys.executable, "launch/catalog.py", f"task={long}"], cwd=ROOT, capture_output=True,
                          text=True, check=True).stdout
     assert long in out and "sources:" in out and "fold4" in out and "random " in out
+
+
+@pytest.mark.multiprocess
+def test_identities_on_several_workers_are_those_of_one_process():
+    """A large first-principles set's compound identities are computed on every core, in order."""
+    from mpa_dist.data import exposure
+    from mpa_dist.data.catalog import registry
+
+    groups = list(registry.get("qm9").entries()["group"][:400]) + ["not a smiles ((", "C1CC"]
+    one = exposure._identities("molecule", groups, per_worker=10**9)
+    assert exposure._identities("molecule", groups, per_worker=100) == one
+    assert one[0][1] == "molecule" and one[-1][1] == "unreadable" and len(one) == len(groups)
