@@ -172,3 +172,15 @@ def test_water_consistent_and_reference_values():
     assert r.reason.str.contains("salt|charged|ion").any()
     e, r = built("absorption_max_dichloromethane")
     assert r.reason.str.contains("not dichloromethane").any()
+
+
+def test_a_chemicals_table_loads_whatever_was_read_before_it():
+    """chemicals' lazy loader omits some tables (combustion's MON): read first in a fresh process, as a
+    catalogue worker does, the table is there."""
+    import subprocess
+    import sys
+
+    code = ("from mpa_dist.data.catalog.chemicals_tables import get_table; "
+            "print(len(get_table('combustion', 'florian_liming_mon_experimental')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert int(out.stdout) > 100

@@ -199,8 +199,16 @@ def int_cas(i) -> str:
 
 
 def get_table(module: str, name: str) -> pd.DataFrame:
-    """A lazily loaded chemicals table; fail loudly when its name changed."""
+    """A lazily loaded chemicals table; fail loudly when its name changed.
+
+    chemicals loads a module's tables on first access through the module's __getattr__, whose list of
+    names is incomplete (chemicals 1.x: combustion omits florian_liming_mon_experimental): such a table
+    existed only if another table of its module had been read before in the same process, which held in
+    one process and failed in a worker that built the MON task first. The module's own loaders
+    (`_load_*_data`, no arguments) run first."""
     mod = importlib.import_module(f"chemicals.{module}")
+    for loader in [getattr(mod, k) for k in dir(mod) if k.startswith("_load_") and k.endswith("_data")]:
+        loader()
     try:
         df = getattr(mod, name)
     except AttributeError as e:
