@@ -58,9 +58,9 @@ def _version(spec: TaskSpec, builder) -> str:
     return _code_hash(builder, curate_mod, splits_mod, _link_compounds) + hashlib.sha256(repr(spec).encode()).hexdigest()[:8]
 
 
-def _is_current(spec: TaskSpec, builder) -> bool:
-    table, _, ver_path = _cache_paths(spec.name)
-    return table.exists() and ver_path.exists() and ver_path.read_text() == _version(spec, builder)
+def _is_current(name: str, version: str) -> bool:
+    table, _, ver_path = _cache_paths(name)
+    return table.exists() and ver_path.exists() and ver_path.read_text() == version
 
 
 def build_task_table(spec: TaskSpec, builder, force: bool = False) -> pd.DataFrame:
@@ -68,7 +68,7 @@ def build_task_table(spec: TaskSpec, builder, force: bool = False) -> pd.DataFra
     that depend on the compound alone (random, ood). Rejects go to <name>.rejects.jsonl."""
     table, rej_path, ver_path = _cache_paths(spec.name)
     version = _version(spec, builder)
-    if not force and _is_current(spec, builder):
+    if not force and _is_current(spec.name, version):
         return pd.read_parquet(table)
     raw, rejects = builder()
     entries, cur_rej = curate_mod.curate(spec, raw)
@@ -256,7 +256,7 @@ def build_tables(force: bool = False, workers: int | None = None) -> list[str]:
     workers, a table each: the catalogue in one process took ~2 min of a fresh `make run`). Returns the
     names built."""
     exp = [ds for ds in datasets().values() if ds.kind == "experimental"]
-    todo = [ds.name for ds in exp if force or not _is_current(ds.tasks[0], ds.builder)]
+    todo = [ds.name for ds in exp if force or not _is_current(ds.tasks[0].name, _version(ds.tasks[0], ds.builder))]
     molecular = [n for n in todo if datasets()[n].input == "molecule"]
     workers = min(len(molecular), workers or os.cpu_count() or 1)
     if workers > 1:
