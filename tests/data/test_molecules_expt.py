@@ -131,6 +131,46 @@ def test_boiling_point_ethanol_and_water():
     assert (r.reason.str.contains("missing value")).any()
 
 
+def test_boiling_points_of_cas_common_chemistry_need_a_second_measured_source():
+    """CAS Common Chemistry gives boiling points without their pressure (many at reduced pressure): a row
+    of it is kept only where another measured source agrees within 5 K, and every other one is rejected
+    with the reason."""
+    from rdkit import Chem
+
+    e, r = check_frames("boiling_point")
+    cas = next(s.name for s in SPECS["boiling_point"].sources if s.name.startswith("CAS Common"))
+    canon = lambda s: Chem.MolToSmiles(Chem.MolFromSmiles(s))
+    measured = e[(e.source != cas) & ~e.estimated]
+    others: dict[str, list[float]] = {}
+    for smi, v in zip(measured.smiles, measured.value):
+        others.setdefault(canon(smi), []).append(v)
+    kept = e[e.source == cas]
+    assert len(kept) > 3000  # the confirmed ones stay (CRC, NIST and CAS agree on most compounds)
+    for smi, v in zip(kept.smiles, kept.value):
+        assert min(abs(v - w) for w in others[canon(smi)]) <= 5.0, (smi, v)
+    why = r.set_index("ref").reason
+    # didodecylamine and nonanoic anhydride: CAS alone, 453.15 and 365.15 K (reduced pressure)
+    for ref in ("cas_common_chemistry:3007-31-6", "cas_common_chemistry:1680-36-0"):
+        assert "unconfirmed" in why[ref] and "pressure" in why[ref], why[ref]
+        assert ref not in set(e.ref)
+    assert r.reason.str.contains(f"{cas}: unconfirmed", regex=False).sum() > 2000
+
+
+def test_confirm_against_keeps_agreeing_rows_and_names_the_fault_of_the_others():
+    from mpa_dist.data.catalog.molecules_expt_sets import confirm_against
+
+    row = lambda smi, v, src, ref, est=False: {"smiles": smi, "value": v, "source": src, "estimated": est, "ref": ref}
+    entries = [row("CCO", 351.0, "suspect", "s1"), row("OCC", 351.4, "good", "g1"),  # confirmed (same molecule)
+               row("CCCO", 300.0, "suspect", "s2"), row("CCCO", 370.3, "good", "g2"),  # disagrees
+               row("CCCCO", 390.0, "suspect", "s3"), row("CCCCO", 390.9, "estimator", "e3", est=True)]  # estimate only
+    kept, rejects = confirm_against(entries, [], "suspect", tol=5.0, why="no pressure given")
+    assert [k["ref"] for k in kept] == ["s1", "g1", "g2", "e3"]
+    reasons = {x["ref"]: x["reason"] for x in rejects}
+    assert set(reasons) == {"s2", "s3"}
+    assert "disagrees" in reasons["s2"] and "370.3" in reasons["s2"]
+    assert "unconfirmed" in reasons["s3"] and "no pressure given" in reasons["s3"]
+
+
 def test_units_converted():
     e, _ = built("dipole_moment")
     assert abs(e[e.smiles == "O"].value.median() - 1.85) < 0.05  # debye

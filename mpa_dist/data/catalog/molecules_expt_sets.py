@@ -157,8 +157,10 @@ def prefer_source(entries, rejects, primary: str, tol: float):
     return keep, rejects
 
 
-def confirm_against(entries, rejects, suspect: str, tol: float):
-    """Keep rows of a source with known errors only when another measured source agrees within `tol`."""
+def confirm_against(entries, rejects, suspect: str, tol: float,
+                    why: str = "this table has known sign and typing errors"):
+    """Keep rows of a suspect source only when another measured source agrees within `tol`; `why` (the
+    source's known fault) goes into the reason of each row rejected for want of a confirmation."""
     others: dict[str, list[float]] = {}
     for e in entries:
         if e["source"] != suspect and not e["estimated"]:
@@ -170,8 +172,7 @@ def confirm_against(entries, rejects, suspect: str, tol: float):
             continue
         vals = others.get(canonical(e["smiles"]))
         if not vals:
-            rejects.append({"ref": e["ref"], "reason": f"{suspect}: unconfirmed (no other measured source; this table "
-                                                      "has known sign and typing errors)"})
+            rejects.append({"ref": e["ref"], "reason": f"{suspect}: unconfirmed (no other measured source; {why})"})
         elif min(abs(v - e["value"]) for v in vals) > tol:
             rejects.append({"ref": e["ref"], "reason": f"{suspect}: {e['value']:.4g} disagrees with the other sources "
                                                       f"({', '.join(f'{v:.4g}' for v in vals)})"})
