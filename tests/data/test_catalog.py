@@ -133,3 +133,26 @@ def test_identities_on_several_workers_are_those_of_one_process():
     one = exposure._identities("molecule", groups, per_worker=10**9)
     assert exposure._identities("molecule", groups, per_worker=100) == one
     assert one[0][1] == "molecule" and one[-1][1] == "unreadable" and len(one) == len(groups)
+
+
+def test_a_changed_molecular_table_rebuilds_the_composition_tables(monkeypatch):
+    """A composition table links its compounds to the molecular tables' (water as "H2O" is the molecule "O"),
+    so its cache version follows theirs: a molecular table built by other code makes it stale, and leaves the
+    other molecular tables as they were. (Seen: crc_melting_point kept links to molecules the boiling-point
+    table no longer held, in a catalogue cached before that table changed.)"""
+    import functools
+
+    from mpa_dist.data.catalog import registry
+
+    ds = registry.datasets()
+    comp = next(d for d in ds.values() if d.kind == "experimental" and d.input == "composition")
+    mols = [d for d in ds.values() if d.kind == "experimental" and d.input == "molecule"]
+    version = lambda d: registry._version(d.tasks[0], d.builder)
+    before = {d.name: version(d) for d in (comp, *mols)}
+    registry._molecular_versions.cache_clear()
+    real = registry._version
+    monkeypatch.setattr(registry, "_version", lambda spec, builder: real(spec, builder) + (
+        "-changed" if spec.name == mols[0].name else ""))
+    monkeypatch.setattr(registry, "_molecular_versions", functools.cache(registry._molecular_versions.__wrapped__))
+    assert real(comp.tasks[0], comp.builder) != before[comp.name]
+    assert all(real(d.tasks[0], d.builder) == before[d.name] for d in mols)

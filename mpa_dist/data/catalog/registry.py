@@ -55,7 +55,18 @@ def _cache_paths(name: str) -> tuple[Path, Path, Path]:
 
 
 def _version(spec: TaskSpec, builder) -> str:
-    return _code_hash(builder, curate_mod, splits_mod, _link_compounds) + hashlib.sha256(repr(spec).encode()).hexdigest()[:8]
+    """The code that builds the table and its spec; a composition table links its compounds to the molecular
+    tables' (_link_compounds), so their versions too: a changed molecular table rebuilds the composition ones."""
+    v = _code_hash(builder, curate_mod, splits_mod, _link_compounds) + hashlib.sha256(repr(spec).encode()).hexdigest()[:8]
+    if spec.input != "molecule":
+        v += hashlib.sha256(" ".join(_molecular_versions()).encode()).hexdigest()[:8]
+    return v
+
+
+@functools.cache
+def _molecular_versions() -> tuple[str, ...]:
+    return tuple(_version(ds.tasks[0], ds.builder) for ds in datasets().values()
+                 if ds.kind == "experimental" and ds.input == "molecule")
 
 
 def _is_current(name: str, version: str) -> bool:
