@@ -1,8 +1,10 @@
 """The model: an e3nn equivariant transformer backbone and property readouts.
 
 build_model(cfg, heads) builds an MPAModel from a `configs/model/<size>.yaml` node and a list
-of head dicts such as {"name": "u0", "readout": "sum"} or
-{"name": "energy", "readout": "energy", "forces": True, "stress": True}.
+of head dicts such as {"name": "u0", "readout": "sum"},
+{"name": "energy", "readout": "energy", "forces": True, "stress": True} or
+{"name": "expt_gap", "readout": "attention", "range": [0.0, 15.0]} (a scalar output's physical range in its
+training units, None for an open side: its predictions in physical units are clamped to it).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from mpa_dist.model.tensor_heads import TensorHead, VectorHead
 BACKBONE_KEYS = {"channels", "vector_channels", "lmax", "num_layers", "num_heads", "cutoff", "num_radial", "max_z",
                  "num_sources", "radial_hidden", "attn_dim", "ffn_mult", "global_attention", "conditions",
                  "accelerate", "element_features", "element_init_std"}
-HEAD_KEYS = {"name", "readout", "num_classes", "forces", "stress", "element_reference", "ensemble"}
+HEAD_KEYS = {"name", "readout", "num_classes", "forces", "stress", "element_reference", "ensemble", "range"}
 READOUTS = ("sum", "mean", "attention", "hybrid", "vector", "tensor", "energy", "classification")
 
 
@@ -33,14 +35,26 @@ def _plain(cfg) -> dict:
 
 
 def build_head(spec: dict, irreps, max_z: int):
-    """One head; with {"ensemble": K} (K > 1), K of them averaged (mpa_dist/model/ensemble.py)."""
+    """One head; with {"ensemble": K} (K > 1), K of them averaged (mpa_dist/model/ensemble.py); with
+    {"range": [lo, hi]}, a scalar head's physical predictions clamped to it (MPAModel.to_physical)."""
     spec = _plain(spec)
     unknown = set(spec) - HEAD_KEYS
     if unknown:
         raise ValueError(f"head {spec.get('name')!r}: unknown keys {sorted(unknown)}")
+    bounds = spec.pop("range", None)
+    head = _build_head(spec, irreps, max_z)
+    if bounds is not None:
+        if head.kind != "scalar" or len(bounds) != 2:
+            raise ValueError(f"head {head.name!r}: a range [lo, hi] bounds a scalar output, not {head.kind} "
+                             f"({bounds!r})")
+        head.bounds = tuple(None if b is None else float(b) for b in bounds)
+    return head
+
+
+def _build_head(spec: dict, irreps, max_z: int):
     k = spec.pop("ensemble", 1) or 1
     if k > 1:
-        return EnsembleHead([build_head(spec, irreps, max_z) for _ in range(k)])
+        return EnsembleHead([_build_head(dict(spec), irreps, max_z) for _ in range(k)])
     name, readout = spec["name"], spec.get("readout", "mean")
     ref = spec.get("element_reference")
     if readout in ("sum", "mean"):

@@ -82,10 +82,15 @@ class MPAModel(nn.Module):
         return self.heads[self.derivative_of.get(output, output.removesuffix("_vector"))].norm
 
     def to_physical(self, out: dict[str, torch.Tensor], batch) -> dict[str, torch.Tensor]:
+        """Physical units; a scalar head with `bounds` (its spec's range: a band gap is not negative)
+        clamped to them."""
         phys = {}
         for k, y in out.items():
             norm = self.norm_of(k)
             phys[k] = y * norm.scale.to(y.dtype) if k in self.derivative_of else norm.to_physical(y, batch)
+            lo, hi = getattr(self.heads[k], "bounds", (None, None)) if k in self.heads else (None, None)
+            if lo is not None or hi is not None:
+                phys[k] = phys[k].clamp(lo, hi)
         return phys
 
     def normalise_labels(self, batch) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:

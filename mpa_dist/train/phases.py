@@ -71,6 +71,7 @@ class Posttrain(Phase):
                                  f"{len(mine)} ({', '.join(mine) or 'none'}): keep one label column")
             task = mine[0]
         h = {"name": tasks[task]["label"], "readout": ft.readout or tasks[task]["readout"]}
+        h.update(plan.head_range({**tasks[task], "readout": h["readout"]}))
         if h["readout"] == "classification":
             h["num_classes"] = 2
         if ft.ensemble > 1:

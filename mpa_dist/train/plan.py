@@ -16,6 +16,8 @@ from mpa_dist.data.record import FORCE_LABEL, STRESS_LABEL
 from mpa_dist.data.shards import code_version, make_shards, shared_workers
 from mpa_dist.train import distributed as dist
 
+SCALAR_READOUTS = ("sum", "mean", "attention", "hybrid", "energy")  # heads whose output is one number per graph
+
 
 @dataclass
 class Source:
@@ -129,7 +131,8 @@ def heads_for(srcs: list[Source], per_source: bool = True) -> list[dict]:
         for t in s.manifest["tasks"]:
             if t["label"] not in labels:
                 continue
-            h = {"name": f"{t['label']}@{s.dataset}" if per_source else t["label"], "readout": t["readout"]}
+            h = {"name": f"{t['label']}@{s.dataset}" if per_source else t["label"], "readout": t["readout"],
+                 **head_range(t)}
             if t["readout"] == "energy":
                 h["forces"] = FORCE_LABEL in labels
                 h["stress"] = STRESS_LABEL in labels and s.manifest["input"] == "crystal"
@@ -137,6 +140,17 @@ def heads_for(srcs: list[Source], per_source: bool = True) -> list[dict]:
                 h["num_classes"] = 2
             heads.append(h)
     return heads
+
+
+def head_range(task: dict) -> dict:
+    """{"range": [lo, hi]}: the task's physical range (its catalogue sanity range, None for an open side),
+    to which a scalar head's predictions are clamped; {} for a transformed, a classification or an
+    unbounded task."""
+    lo, hi = (task.get("sanity") or [None, None])
+    if task.get("transform", "none") != "none" or task.get("classification") or task["readout"] not in SCALAR_READOUTS \
+            or (lo is None and hi is None):
+        return {}
+    return {"range": [lo, hi]}
 
 
 def extend_vocab(vocab: dict[str, int], srcs: list[Source], capacity: int) -> dict[str, int]:

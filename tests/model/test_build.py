@@ -86,3 +86,34 @@ def test_derivatives_can_be_left_out(make_model, crystal_records):
     assert set(lean) == {"energy"} and {"energy", "forces", "stress"} <= set(full)
     assert full["forces"].requires_grad  # kept differentiable in training: it trains on them
     assert torch.equal(lean["energy"], full["energy"])
+
+
+def test_a_head_range_clamps_physical_predictions_only(make_model, molecule_batch):
+    """A band gap is not negative: a head with {"range": [0, None]} clamps its predictions in physical units
+    (evaluation, predictions, exports), an ensemble's too; the normalised outputs that the loss reads are
+    left as they are, and a head without a range is not clamped."""
+    heads = [{"name": "gap", "readout": "mean"}, {"name": "gap_ranged", "readout": "mean", "range": [0.0, None]},
+             {"name": "gap_ens", "readout": "mean", "range": [None, 0.0], "ensemble": 2}]
+    model = make_model("tiny", heads=heads)
+    with torch.no_grad():
+        out = model(molecule_batch)
+    for k, h in model.heads.items():
+        h.norm.shift.fill_(-float(out[k].median()))  # physical predictions on both sides of 0
+    phys = model.to_physical(out, molecule_batch)
+    assert (phys["gap"] < 0).any() and (phys["gap"] > 0).any()
+    assert (phys["gap_ranged"] >= 0).all() and (phys["gap_ranged"] == 0).sum() >= len(out["gap_ranged"]) // 2
+    assert (phys["gap_ens"] <= 0).all() and (phys["gap_ens"] == 0).any()
+    assert (out["gap_ranged"] * model.heads["gap_ranged"].norm.scale + model.heads["gap_ranged"].norm.shift < 0).any()
+    with pytest.raises(ValueError, match="scalar output"):
+        make_model("tiny", heads=[{"name": "dipole", "readout": "vector", "range": [0.0, None]}])
+
+
+def test_catalogue_tasks_give_their_heads_their_physical_range():
+    from mpa_dist.train.plan import head_range
+
+    gap = {"readout": "attention", "transform": "none", "classification": False, "sanity": [0.0, 15.0]}
+    assert head_range(gap) == {"range": [0.0, 15.0]}
+    assert head_range({**gap, "transform": "log10"}) == {}  # its training units are not the range's
+    assert head_range({**gap, "readout": "classification", "classification": True}) == {}
+    assert head_range({**gap, "readout": "vector"}) == {}
+    assert head_range({**gap, "sanity": [None, None]}) == {}
