@@ -10,13 +10,12 @@ from pathlib import Path
 
 from mpa_dist.data import location
 from mpa_dist.data.catalog import registry
+from mpa_dist.data.catalog.spec import SCALAR_READOUTS
 from mpa_dist.data.exposure import DEFAULT_SCHEMES
 from mpa_dist.data.loader import LoaderConfig, SourceConfig, manifest
 from mpa_dist.data.record import FORCE_LABEL, STRESS_LABEL
 from mpa_dist.data.shards import code_version, make_shards, shared_workers
 from mpa_dist.train import distributed as dist
-
-SCALAR_READOUTS = ("sum", "mean", "attention", "hybrid", "energy")  # heads whose output is one number per graph
 
 
 @dataclass

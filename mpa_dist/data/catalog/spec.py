@@ -8,6 +8,7 @@ from typing import Callable
 
 KINDS = ("experimental", "computed")
 READOUTS = ("sum", "mean", "attention", "hybrid", "vector", "tensor", "classification", "energy")
+SCALAR_READOUTS = ("sum", "mean", "attention", "hybrid", "energy")  # one number per graph
 TRANSFORMS = ("none", "log10", "log10_neg")  # log10_neg: log10(-x) for strictly negative values
 SPLITS = ("random", "scaffold", "grouped", "matbench")
 
