@@ -340,8 +340,7 @@ class Trainer:
         """The consolidated fp32 model (EMA weights if enabled), loadable without DeepSpeed."""
         path = path or self.run_dir / "model"
         if self.ema is not None:
-            state = {k.removeprefix("module."): v.detach().float().cpu() for k, v in self.ema.state_dict().items()
-                     if k != "n_averaged"}
+            state = ema_state(self.ema, self.engine.module)
         else:
             state = checkpoint.consolidated_state(self.engine, self.run_dir)
         if self.cfg.finetune.strategy == "lora":
@@ -362,4 +361,24 @@ def _ema(engine, decay: float):
         raise ValueError("ema_decay needs the full weights on every rank: use ZeRO stage <= 2")
     from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-    return AveragedModel(engine.module, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+    ema = AveragedModel(engine.module, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=False)
+    # AveragedModel deep-copies the model and pairs its tensors with the model's by position. e3nn's
+    # code-generated modules (the lmax-1 polarizability head's TensorSquare) are copied through pickle, and
+    # torch.fx's unpickling registers their tensor constants as buffers that the original holds as plain
+    # attributes: made attributes again, or the pairing shifts (a shape error at the first update, or a
+    # silent mix where the shapes agree)
+    own = dict(engine.module.named_modules())
+    for name, m in ema.module.named_modules():
+        for extra in [b for b in m._buffers if b not in own[name]._buffers]:
+            setattr(m, extra, m._buffers.pop(extra))
+    names = lambda mod: [n for n, _ in mod.named_parameters()] + [n for n, _ in mod.named_buffers()]
+    if names(ema.module) != names(engine.module):
+        raise RuntimeError("the EMA's copy of the model lists other tensors than the model: "
+                           f"{sorted(set(names(ema.module)) ^ set(names(engine.module)))[:5]}")
+    return ema
+
+
+def ema_state(ema, module) -> dict:
+    """The model's state (float32, on the CPU) with each parameter replaced by its average, by name."""
+    avg = dict(ema.module.named_parameters())
+    return {k: avg.get(k, v).detach().float().cpu() for k, v in module.state_dict().items()}

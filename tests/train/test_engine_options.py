@@ -65,3 +65,36 @@ def test_bf16_trains_under_deepspeed_autocast_and_exports_float32_weights(tmp_pa
     assert r["step"] == 4
     maes = [v for k, v in r["val"].items() if k.startswith("mae/")]
     assert maes and all(v == v and v < float("inf") for v in maes)  # finite validation errors
+
+
+def test_ema_pairs_parameters_by_name_beside_a_code_generated_head():
+    """The demo's backbone (lmax 1) gives the polarizability head e3nn's code-generated TensorSquare,
+    whose deep copy holds constants as buffers that the model does not list: pairing parameters and
+    buffers by position failed at the first update of mid-training ("shape [] doesn't match [119]")."""
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    import yaml
+
+    from mpa_dist.train.trainer import _ema, ema_state
+
+    tiny = yaml.safe_load((Path(__file__).resolve().parents[2] / "configs" / "model" / "tiny.yaml").read_text())
+
+    torch.manual_seed(0)
+    model = build_model({**tiny, "lmax": 1},
+                        [{"name": "polarizability_tensor", "readout": "tensor"}, {"name": "u0", "readout": "sum"}])
+    assert model.heads["polarizability_tensor"].square is not None
+    ema = _ema(SimpleNamespace(module=model, zero_optimization_stage=lambda: 1), 0.5)
+    start = {k: v.detach().clone() for k, v in model.named_parameters()}
+    for shift in (1.0, 2.0):  # the first update copies, the second averages: start + 1.5
+        with torch.no_grad():
+            for k, p in model.named_parameters():
+                p.copy_(start[k] + shift)
+        ema.update_parameters(model)
+    state = ema_state(ema, model)
+    assert state.keys() == model.state_dict().keys()
+    for k, v in start.items():
+        torch.testing.assert_close(state[k], (v + 1.5).float(), msg=k)
+    for k, b in model.named_buffers():
+        if k in state:
+            assert torch.equal(state[k], b.float()), k
