@@ -19,7 +19,7 @@ from mpa_dist.model.tensor_heads import TensorHead, VectorHead
 
 BACKBONE_KEYS = {"channels", "vector_channels", "lmax", "num_layers", "num_heads", "cutoff", "num_radial", "max_z",
                  "num_sources", "radial_hidden", "attn_dim", "ffn_mult", "global_attention", "conditions",
-                 "accelerate", "element_features", "element_init_std"}
+                 "accelerate", "element_features", "element_init_std", "readout_layers"}
 HEAD_KEYS = {"name", "readout", "num_classes", "forces", "stress", "element_reference", "ensemble", "range"}
 READOUTS = ("sum", "mean", "attention", "hybrid", "vector", "tensor", "energy", "classification")
 

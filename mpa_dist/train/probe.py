@@ -62,9 +62,13 @@ class HeadsOnFeatures(nn.Module):
         return self.model.normalise_labels(batch)
 
 
-def cache_key(ckpt_sha256: str, shard_paths: list[str], split: str, cutoff: float) -> str:
+def cache_key(ckpt_sha256: str, shard_paths: list[str], split: str, cutoff: float,
+              readout_layers: str = "last") -> str:
     shards = [(p, [s["sha256"] for s in manifest(p)["shards"] if s["split"] == split]) for p in shard_paths]
-    text = json.dumps({"format": FORMAT, "ckpt": ckpt_sha256, "shards": shards, "split": split, "cutoff": cutoff})
+    key = {"format": FORMAT, "ckpt": ckpt_sha256, "shards": shards, "split": split, "cutoff": cutoff}
+    if readout_layers != "last":  # the last layer's features keep the keys they were cached under
+        key["readout_layers"] = readout_layers
+    text = json.dumps(key)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
@@ -114,9 +118,10 @@ def _load(path: Path) -> list[Batch]:
 
 
 def cached_features(backbone, loader_of, ckpt_sha256: str, shard_paths: list[str], split: str,
-                    cutoff: float, write: bool = True) -> list[Batch]:
+                    cutoff: float, write: bool = True, readout_layers: str = "last") -> list[Batch]:
     """Batches with `features` for one split: read from the cache, or computed once and written."""
-    path = cache_dir() / "features" / f"{cache_key(ckpt_sha256, shard_paths, split, cutoff)}.safetensors"
+    key = cache_key(ckpt_sha256, shard_paths, split, cutoff, readout_layers)
+    path = cache_dir() / "features" / f"{key}.safetensors"
     if path.exists():
         try:
             return _load(path)

@@ -88,6 +88,7 @@ class FinetuneSchema:
     strategy: str = "full"  # full | frozen | lora | llrd | lp (head on cached features) | lp_ft (lp, then full)
     readout: Optional[str] = None  # None: the catalogue's readout for the task
     head: str = "carry"  # carry: start from the checkpoint's head for this task if it has one | fresh
+    readout_layers: Optional[str] = None  # all: the head reads every layer's features | last | None: the checkpoint's
     unfreeze_at: float = 0.5  # frozen: fraction of steps after which the backbone trains too
     lora_rank: int = 8
     lora_alpha: float = 16.0
@@ -140,7 +141,7 @@ def validate(cfg: DictConfig) -> DictConfig:
             group[name] = OmegaConf.merge(OmegaConf.structured(SourceSchema), group[name] or {})
     for key, allowed in (("phase", ("pretrain", "midtrain", "posttrain")), ("precision", ("fp32", "bf16")),
                          ("data.scheme", SCHEMES), ("finetune.strategy", ("full", "frozen", "lora", "llrd", "lp", "lp_ft")),
-                         ("finetune.head", ("carry", "fresh")),
+                         ("finetune.head", ("carry", "fresh")), ("finetune.readout_layers", (None, "last", "all")),
                          ("optim.schedule", ("cosine", "constant"))):
         if OmegaConf.select(merged, key) not in allowed:
             raise ValueError(f"{key} must be one of {allowed}, not {OmegaConf.select(merged, key)!r}")

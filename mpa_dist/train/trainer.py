@@ -49,6 +49,8 @@ class Trainer:
         self.run_dir = self._run_folder()
         self.srcs, self.dft = self._sources()
         self.model_cfg = init_meta.model if init_meta else OmegaConf.to_container(cfg.model, resolve=True)
+        if cfg.finetune.readout_layers:  # the heads read every layer, or the last (mpa_dist/model/backbone.py)
+            self.model_cfg = {**self.model_cfg, "readout_layers": cfg.finetune.readout_layers}
         self.cutoff, self.max_z = float(self.model_cfg["cutoff"]), int(self.model_cfg.get("max_z", 118))
         self.vocab = plan.extend_vocab(init_meta.source_vocab if init_meta else {}, self.srcs + self.dft,
                                        self.model_cfg.get("num_sources", 64))
@@ -123,7 +125,8 @@ class Trainer:
         sha = init_meta.sha256 if init_meta else f"scratch-seed{c.seed}"  # a random backbone is never cached
         loader_of = lambda split: self._loader(split, "epoch", workers=0, all_ranks=True)
         feats = {split: probe.cached_features(model.backbone, loader_of, sha, [s.path for s in self.srcs], split,
-                                              self.cutoff, write=init_meta is not None and dist.is_main())
+                                              self.cutoff, write=init_meta is not None and dist.is_main(),
+                                              readout_layers=model.backbone.readout_layers)
                  for split in ("train", "val")}
         score, epochs = probe.fit_head(model, feats["train"], feats["val"], self.vocab, self.transforms, c.finetune,
                                        c.loss, c.optim.weight_decay, c.seed, self.score)

@@ -85,3 +85,21 @@ def test_lmax_1_tensor_head_keeps_its_anisotropy(make_model, mixed_batch, molecu
         t = model(molecule_batch)["polarizability_tensor"]
     iso = t.diagonal(dim1=-2, dim2=-1).mean(-1)[:, None, None] * torch.eye(3, dtype=t.dtype)
     assert (t - iso).abs().max() > 1e-3 * t.abs().max()
+
+
+def test_heads_on_every_layer_keep_symmetry_and_read_each_layer(make_model, mixed_batch):
+    """readout_layers="all": every head on every layer's features, joined per degree l. Each output
+    still transforms as it should, and the features are the per-layer outputs in order (the last
+    layer's block is what the same weights give with readout_layers="last")."""
+    model = make_model("tiny", readout_layers="all")
+    checks.assert_equivariant(model, mixed_batch)
+    last = make_model("tiny", readout_layers="last")
+    backbone = model.backbone
+    assert last.backbone.load_state_dict(backbone.state_dict()) is not None  # the same backbone weights
+    x, y = backbone(mixed_batch), last.backbone(mixed_batch)
+    layers, hidden = len(backbone.layers), backbone.hidden
+    assert x.shape[-1] == layers * hidden.dim and backbone.irreps.dim == x.shape[-1]
+    for (mul, ir), s_all, s_one in zip(backbone.irreps, backbone.irreps.slices(), hidden.slices()):
+        block = x[:, s_all].reshape(len(x), layers, -1)  # per degree l: layer after layer
+        assert torch.allclose(block[:, -1], y[:, s_one]), f"{ir}: the last layer's block is not the last layer"
+        assert not torch.allclose(block[:, 0], block[:, -1]), f"{ir}: the first layer's block repeats the last"

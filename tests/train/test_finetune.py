@@ -90,6 +90,25 @@ def test_cached_features_are_reused_and_feed_the_same_head(qm9_records, tmp_path
         assert joined.keys == first[0].keys + first[1].keys and len(probe.merge(first, max_graphs=8)) == 2
 
 
+def test_every_layers_features_are_cached_apart_and_feed_a_wider_head(qm9_records, tmp_path, monkeypatch):
+    """finetune.readout_layers=all: the heads read every layer's features, so its cache entry is not the
+    last layer's (a run never reads the other's features), and a head on them predicts as the model does."""
+    from mpa_dist.data.batch import collate_records
+    from mpa_dist.train import probe
+
+    monkeypatch.setenv("MPA_CACHE", str(tmp_path))
+    keys = {r: probe.cache_key("sha", [], "train", 5.0, r) for r in ("last", "all")}
+    assert keys["last"] == probe.cache_key("sha", [], "train", 5.0) and keys["all"] != keys["last"]
+    torch.manual_seed(0)
+    m = build_model({**TINY, "readout_layers": "all"}, [{"name": "gap", "readout": "hybrid"}]).eval()
+    batches = [collate_records(qm9_records[:8], cutoff=TINY["cutoff"])]
+    (f,) = probe.cached_features(m.backbone, lambda split: batches, "sha", [], "train", 5.0, readout_layers="all")
+    assert (tmp_path / "features" / f"{keys['all']}.safetensors").exists()
+    assert f.features.shape[-1] == len(m.backbone.layers) * m.backbone.hidden.dim
+    with torch.no_grad():
+        torch.testing.assert_close(probe.HeadsOnFeatures(m)(f)["gap"], m(batches[0])["gap"], rtol=1e-5, atol=1e-5)
+
+
 def test_lora_merge_gives_the_same_predictions(qm9_records):
     from mpa_dist.data.batch import collate_records
     from mpa_dist.train.finetune import merge_lora
