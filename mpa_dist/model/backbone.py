@@ -51,10 +51,11 @@ class Backbone(nn.Module):
         cell = batch.cell if cell is None else cell
         rbf, env, sh = self.edges(edge_vectors(batch, pos, cell))
         x = self.embedding(batch).to(pos.dtype)
-        outs = []
+        outs = []  # every layer's output, kept only for readout_layers="all"
         for layer in self.layers:
             x = layer(x, batch, rbf, env, sh)
-            outs.append(x)
-        if self.readout_layers == "last":
+            if self.readout_layers == "all":
+                outs.append(x)
+        if not outs:
             return x
         return torch.cat([o[:, s] for s in self.hidden.slices() for o in outs], dim=-1)

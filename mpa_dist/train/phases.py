@@ -28,6 +28,10 @@ class Phase:
     def configure(self, cfg) -> None:
         """Config the phase derives from other keys, before validation and the shards step."""
 
+    def model_config(self, model_cfg: dict) -> dict:
+        """The backbone's config: the checkpoint's (or the phase's own when it starts from nothing)."""
+        return model_cfg
+
     def heads(self, tasks: dict, srcs: list, dft: list) -> list[dict]:
         return plan.heads_for(dft + srcs)
 
@@ -60,6 +64,12 @@ class Posttrain(Phase):
             raise ValueError("post-training needs finetune.task=<catalogue task or your CSV>")
         with open_dict(cfg):
             cfg.data.sources = {cfg.finetune.task: {"limit": cfg.size.expt}}
+
+    def model_config(self, model_cfg: dict) -> dict:
+        """finetune.readout_layers: the task's head reads every layer's features, or the last layer's
+        (mpa_dist/model/backbone.py); unset, the checkpoint's choice."""
+        layers = self.cfg.finetune.readout_layers
+        return {**model_cfg, "readout_layers": layers} if layers else model_cfg
 
     def heads(self, tasks: dict, srcs: list, dft: list) -> list[dict]:
         ft = self.cfg.finetune

@@ -48,9 +48,8 @@ class Trainer:
         self.parent = lineage.parent_of(cfg, init_meta)
         self.run_dir = self._run_folder()
         self.srcs, self.dft = self._sources()
-        self.model_cfg = init_meta.model if init_meta else OmegaConf.to_container(cfg.model, resolve=True)
-        if cfg.finetune.readout_layers:  # the heads read every layer, or the last (mpa_dist/model/backbone.py)
-            self.model_cfg = {**self.model_cfg, "readout_layers": cfg.finetune.readout_layers}
+        self.model_cfg = self.phase.model_config(init_meta.model if init_meta else
+                                                 OmegaConf.to_container(cfg.model, resolve=True))
         self.cutoff, self.max_z = float(self.model_cfg["cutoff"]), int(self.model_cfg.get("max_z", 118))
         self.vocab = plan.extend_vocab(init_meta.source_vocab if init_meta else {}, self.srcs + self.dft,
                                        self.model_cfg.get("num_sources", 64))

@@ -95,7 +95,7 @@ def test_heads_on_every_layer_keep_symmetry_and_read_each_layer(make_model, mixe
     checks.assert_equivariant(model, mixed_batch)
     last = make_model("tiny", readout_layers="last")
     backbone = model.backbone
-    assert last.backbone.load_state_dict(backbone.state_dict()) is not None  # the same backbone weights
+    last.backbone.load_state_dict(backbone.state_dict())  # strict: the same backbone weights, names and shapes
     x, y = backbone(mixed_batch), last.backbone(mixed_batch)
     layers, hidden = len(backbone.layers), backbone.hidden
     assert x.shape[-1] == layers * hidden.dim and backbone.irreps.dim == x.shape[-1]

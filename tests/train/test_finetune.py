@@ -109,6 +109,16 @@ def test_every_layers_features_are_cached_apart_and_feed_a_wider_head(qm9_record
         torch.testing.assert_close(probe.HeadsOnFeatures(m)(f)["gap"], m(batches[0])["gap"], rtol=1e-5, atol=1e-5)
 
 
+def test_post_training_sets_the_heads_layers_and_leaves_the_checkpoints_otherwise():
+    from mpa_dist.train.phases import phase_of
+
+    post = lambda layers: OmegaConf.create({"phase": "posttrain", "finetune": {"readout_layers": layers}})
+    assert phase_of(post("all")).model_config(TINY) == {**TINY, "readout_layers": "all"}
+    assert phase_of(post(None)).model_config(TINY) == TINY
+    pre = OmegaConf.create({"phase": "pretrain", "finetune": {"readout_layers": "all"}})
+    assert phase_of(pre).model_config(TINY) == TINY  # a finetune key never reshapes pre-training's model
+
+
 def test_lora_merge_gives_the_same_predictions(qm9_records):
     from mpa_dist.data.batch import collate_records
     from mpa_dist.train.finetune import merge_lora
