@@ -59,6 +59,43 @@ def test_no_evaluation_compound_trains_any_task_under_any_scheme(tables):
 
 
 @pytest.mark.slow
+def test_zero_cross_task_exposure_by_the_audits_rule_in_every_task_and_scheme(tables):
+    """What a mid-training over every experimental task would train on, audited as the exposure audit does
+    (the same compound, or the same formula where either side is known only by its formula): no training entry
+    of any task exposes a validation or test compound of any task, under any scheme."""
+    from mpa_dist.data.exposure import SCHEMES, evaluation_compounds
+
+    assert len(tables) >= 56
+    for scheme in SCHEMES:
+        ev = evaluation_compounds(tables, (scheme,))
+        assert len(ev.compounds) > 1000, scheme
+        hits = [(name, c, ev.hit(c, k, f)) for name, t in tables.items()
+                for c, k, f in t.loc[t[f"split_{scheme}"] == "train", ["compound", "compound_kind",
+                                                                           "compound_formula"]].itertuples(index=False)
+                if ev.hit(c, k, f)]
+        assert not hits, (scheme, len(hits), hits[:5])
+
+
+@pytest.mark.slow
+def test_a_name_spelt_alike_in_smiles_and_in_formulas_is_two_compounds_and_never_a_leak(tables):
+    """`group` is each table's own spelling: "Br" is hydrogen bromide as SMILES and bromine as a formula. Where
+    one spelling has several splits, the entries are different substances (their identities and formulas
+    differ), and a substance has one split wherever it is measured."""
+    rows = pd.concat([t[["group", "compound", "compound_formula", "split_random", "split_ood"]].assign(task=n)
+                      for n, t in tables.items()], ignore_index=True)
+    for col in ("split_random", "split_ood"):
+        mixed = rows.groupby("group")[col].nunique()
+        mixed = rows[rows["group"].isin(mixed[mixed > 1].index)]
+        assert {"Br", "B"} <= set(mixed["group"]), col  # the real cases: HBr / bromine, BH3 / boron
+        for _, g in mixed.groupby("group"):
+            assert (g.groupby("compound")[col].nunique() == 1).all()  # one substance, one split
+            assert g.groupby(col)["compound_formula"].agg(frozenset).pipe(
+                lambda s: len(frozenset.intersection(*s)) == 0), g  # different splits: different substances
+    bromine = rows[(rows["group"] == "Br")].set_index("task")
+    assert bromine.loc["crc_density", "compound"] == "BrBr" and bromine.loc["boiling_point", "compound_formula"] == "HBr"
+
+
+@pytest.mark.slow
 def test_a_substance_spelt_as_smiles_and_as_formula_is_one_compound(tables):
     from mpa_dist.data.catalog.registry import molecule_formula
 
