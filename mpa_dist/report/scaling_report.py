@@ -1,15 +1,23 @@
 """The scaling study's report: test error against the amount of first-principles data aligned
 in mid-training. Tasks have different units, so the curve is the mean over tasks of each
 task's MAE relative to direct fine-tuning (1.0: no gain; 0.85: the published -15%), with the
-per-task MAEs in the table beside it."""
+per-task MAEs in the table beside it.
+
+The verdict states the sign first: at each amount (0 included), whether MPA is better or worse
+than direct fine-tuning, with a paired bootstrap interval over the test entries; then the trend
+from the smallest amount to the largest, worded by those signs (a loss that shrinks is never a
+gain that grows)."""
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from mpa_dist.report import intervals
 
 
 def seed_changes(results: pd.DataFrame, amounts: dict) -> pd.DataFrame:
@@ -89,17 +97,178 @@ def slope(changes: pd.DataFrame, structures: dict) -> dict:
     return nan
 
 
-def sentence(fit: dict, label: str) -> str:
+def slope_text(fit: dict, label: str) -> str:
+    """The fitted slope in words that carry no sign of their own: whether MPA is ahead of direct
+    fine-tuning is the verdict's to say, not the slope's."""
     if not np.isfinite(fit["slope"]):
         return (f"{label}: too few amounts above 0 ({fit['points']}, with {fit['seeds']} seed(s)) to fit a slope "
                 "(2 amounts and 2 seeds, or 3 amounts).")
     ci = (f"{fit['slope']:+.2f} points per decade of structures (95% interval {fit['low']:+.2f} to "
           f"{fit['high']:+.2f}; {fit['method']})")
-    if fit["high"] < 0:
-        return f"{label}: **the gain grows** with the first-principles data: {ci}."
-    if fit["low"] > 0:
-        return f"{label}: **the gain shrinks** with the first-principles data: {ci}."
-    return f"{label}: **flat within noise**: {ci}, an interval that holds 0."
+    way = ("the change against direct falls (moves toward MPA)" if fit["high"] < 0 else
+           "the change against direct rises (moves toward direct)" if fit["low"] > 0 else "flat within noise")
+    return f"{label}, slope over the amounts above 0: {ci}: {way}."
+
+
+def mean_paired_change(a: dict, b: dict, n_boot: int = intervals.N_BOOT, seed: int = 0) -> dict | None:
+    """{change_%, lo, hi, n, tasks}: the mean over tasks of each task's change of MAE from arm b to arm a
+    (in %; `a`, `b`: task -> per-entry absolute errors, intervals.entry_errors), and its paired bootstrap
+    interval: each task's shared entries resampled with replacement (both arms together, each task on its
+    own), the mean over tasks taken per resample. For one task: intervals.paired_change. None where no
+    task shares 2 entries."""
+    rng = np.random.default_rng(seed)
+    boots, points, n = [], [], 0
+    for t in sorted(set(a) & set(b), key=str):
+        if a[t] is None or b[t] is None:
+            continue
+        common = a[t].index.intersection(b[t].index)
+        ea, eb = a[t][common].to_numpy(), b[t][common].to_numpy()
+        if len(common) < 2 or eb.mean() == 0:
+            continue
+        idx = rng.integers(0, len(common), (n_boot, len(common)))
+        boots.append(ea[idx].mean(1) / np.maximum(eb[idx].mean(1), np.finfo(float).tiny))
+        points.append(ea.mean() / eb.mean())
+        n += len(common)
+    if not points:
+        return None
+    lo, hi = np.percentile(100 * (np.mean(boots, axis=0) - 1), [(100 - intervals.LEVEL) / 2,
+                                                                  100 - (100 - intervals.LEVEL) / 2])
+    return {"change_%": 100 * (float(np.mean(points)) - 1), "lo": float(lo), "hi": float(hi), "n": n,
+            "tasks": len(points)}
+
+
+def entry_errors(entries: pd.DataFrame) -> dict[tuple[str, str], dict[str, pd.Series]]:
+    """(task, split) -> arm -> |prediction - label| per test entry, averaged over seeds (as the main
+    report pairs them: intervals.entry_errors), from the study's entries.csv."""
+    scored = [{"task": t, "scheme": sp, "arm": arm, "seed": sd, "keys": g["key"].astype(str).tolist(),
+               "y": g["y"].to_numpy(float), "p": g["p"].to_numpy(float), "classification": False}
+              for (t, sp, arm, sd), g in entries.groupby(["task", "split", "arm", "seed"])]
+    return {(t, sp): {arm: intervals.entry_errors(scored, t, sp, arm) for arm in g["arm"].unique()}
+            for (t, sp), g in entries.groupby(["task", "split"])}
+
+
+def comparisons(models: pd.DataFrame, amounts: dict, errors: dict | None = None) -> tuple[pd.DataFrame, dict | None]:
+    """(table, trend) for the verdict. table: one row per mid-trained arm, smallest amount first: its change
+    against direct fine-tuning (`change_%`, mean over tasks, negative: MPA better) and its 95% interval
+    (`low_%`, `high_%`). With `errors` (entry_errors) for every task: the paired bootstrap over the test
+    entries, on the errors averaged over seeds (`interval` = "entries"); otherwise the mean of the per-seed
+    changes with a t interval over seeds ("<n> seeds"; none with one seed). trend: the largest amount's arm
+    against the smallest's, paired on the same entries (None without `errors`)."""
+    from scipy import stats
+
+    keys = sorted({(t, sp) for t, sp in models[models["mae"].notna()][["task", "split"]].itertuples(index=False)})
+    per_arm = {arm: {k: (errors or {}).get(k, {}).get(arm) for k in keys} for arm in ("direct", *amounts)}
+    complete = {arm: errors is not None and all(e is not None for e in per_arm[arm].values()) for arm in per_arm}
+    changes = seed_changes(models, amounts)
+    rows = []
+    for arm, amount in sorted(amounts.items(), key=lambda a: math.inf if a[1] is None else a[1]):  # smallest first
+        if arm not in changes:
+            continue
+        row = {"arm": arm, "dft_structures": "all" if amount is None else amount}
+        c = mean_paired_change(per_arm[arm], per_arm["direct"]) if complete[arm] and complete["direct"] else None
+        if c is not None:
+            rows.append(row | {"change_%": c["change_%"], "low_%": c["lo"], "high_%": c["hi"], "interval": "entries"})
+            continue
+        by_seed = changes[arm].dropna()
+        half = (stats.t.ppf(0.5 + intervals.LEVEL / 200, len(by_seed) - 1) * by_seed.std(ddof=1) / np.sqrt(len(by_seed))
+                if len(by_seed) > 1 else float("nan"))
+        rows.append(row | {"change_%": by_seed.mean(), "low_%": by_seed.mean() - half, "high_%": by_seed.mean() + half,
+                           "interval": f"{len(by_seed)} seeds" if len(by_seed) > 1 else ""})
+    table = pd.DataFrame(rows, columns=["arm", "dft_structures", "change_%", "low_%", "high_%", "interval"])
+    trend = None
+    if len(table) > 1 and (table["interval"] == "entries").all():
+        first, last = table["arm"].iloc[0], table["arm"].iloc[-1]
+        c = mean_paired_change(per_arm[last], per_arm[first])
+        if c is not None:
+            trend = c | {"from": table["dft_structures"].iloc[0], "to": table["dft_structures"].iloc[-1]}
+    return table, trend
+
+
+WORDS = {-1: "better", 1: "worse", 0: "within noise"}
+
+
+def _amount(a) -> str:
+    return f"{a:,}" if isinstance(a, (int, np.integer)) else str(a)
+
+
+def _side(change: float, lo: float, hi: float) -> int:
+    """-1: MPA better (the interval wholly below 0), +1: worse (wholly above), 0: within noise. Without an
+    interval, the mean change alone decides."""
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        lo = hi = change
+    return -1 if hi < 0 and change < 0 else 1 if lo > 0 and change > 0 else 0
+
+
+def _interval(change: float, lo: float, hi: float, basis: str) -> str:
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return f"{change:+.1f}%, no interval"
+    over = f" over {basis}" if basis and basis != "entries" else ""
+    return f"{change:+.1f}%, 95% interval{over} {lo:+.1f} to {hi:+.1f}"
+
+
+def _trend_phrase(sides: list[int], move: int, amounts: list[str]) -> str:
+    """The trend in the words of what it is. sides: per amount, smallest first (-1 better, +1 worse,
+    0 within noise); move: -1 the change against direct falls from the smallest amount to the largest
+    (toward MPA), +1 it rises, 0 flat."""
+    first, last = sides[0], sides[-1]
+    phrase = None
+    if move < 0:
+        if last == -1:
+            phrase = "a loss turns into a gain" if first == 1 else "the gain grows"
+        elif 1 in (first, last):
+            phrase = "the loss shrinks"
+    elif move > 0:
+        if last == 1:
+            phrase = "a gain turns into a loss" if first == -1 else "the loss grows"
+        elif -1 in (first, last):
+            phrase = "the gain shrinks"
+    elif all(x == -1 for x in sides):
+        phrase = "flat: a gain at every amount, neither growing nor shrinking"
+    elif all(x == 1 for x in sides):
+        phrase = "flat: a loss at every amount"
+    elif all(x == 0 for x in sides):
+        phrase = "flat: within noise at every amount"
+    if -1 not in sides:  # whatever the trend, there is no gain to speak of
+        return "**no gain at any amount**" + (f"; **{phrase}**" if phrase else "")
+    if phrase is None:
+        gains = [a for a, x in zip(amounts, sides) if x == -1]
+        phrase = f"mixed: a gain at {', '.join(gains)} only, no trend"
+    return f"**{phrase}**"
+
+
+def verdict(table: pd.DataFrame, trend: dict | None = None, label: str = "All tasks") -> str:
+    """The scaling verdict, sign first. table: one row per amount, smallest first (amount 0 included),
+    with `dft_structures` (the amount per source), `change_%` (MPA against direct fine-tuning, mean over
+    tasks; negative: MPA better), `low_%`, `high_%` (its 95% interval; NaN: none) and optionally
+    `interval` (what the interval is over). Each amount is better, worse or within noise by its interval;
+    the trend goes from the smallest amount to the largest: `trend` ({change_%, lo, hi}: the largest
+    amount's arm against the smallest's, paired), or without it the two amounts' own intervals (apart or
+    not). A trend over losses is worded as a loss (the loss shrinks), never as a gain."""
+    if table.empty:
+        return f"{label}: no mid-trained arm to compare with direct fine-tuning."
+    amounts = [_amount(a) for a in table["dft_structures"]]
+    sides = [_side(c, lo, hi) for c, lo, hi in zip(table["change_%"], table["low_%"], table["high_%"])]
+    basis = table["interval"] if "interval" in table else pd.Series([""] * len(table))
+    each = [f"at {a}: {'**' + WORDS[x] + '**' if x else WORDS[x]} ({_interval(c, lo, hi, b)})"
+            for a, x, c, lo, hi, b in zip(amounts, sides, table["change_%"], table["low_%"], table["high_%"], basis)]
+    head = (f"{label}: MPA against direct fine-tuning, by first-principles structures per source in "
+            f"mid-training: {'; '.join(each)}.")
+    if len(table) == 1:
+        return head + " One amount: no trend."
+    c0, c1 = table["change_%"].iloc[0], table["change_%"].iloc[-1]
+    if trend is not None:
+        move = _side(trend["change_%"], trend["lo"], trend["hi"])
+        how = (f"the test MAE at {amounts[-1]} against that at {amounts[0]}, paired: "
+               f"{_interval(trend['change_%'], trend['lo'], trend['hi'], 'entries')}")
+    else:  # apart: the larger amount's interval wholly below (or above) the smaller's
+        lo0, hi0, lo1, hi1 = table["low_%"].iloc[0], table["high_%"].iloc[0], table["low_%"].iloc[-1], table["high_%"].iloc[-1]
+        if not all(np.isfinite([lo0, hi0, lo1, hi1])):
+            lo0 = hi0 = c0
+            lo1 = hi1 = c1
+        move = -1 if hi1 < lo0 else 1 if lo1 > hi0 else 0
+        how = f"{c0:+.1f}% at {amounts[0]}, {c1:+.1f}% at {amounts[-1]}, " + (
+            "their intervals apart" if move else "their intervals overlapping")
+    return f"{head} Trend from {amounts[0]} to {amounts[-1]}: {_trend_phrase(sides, move, amounts)} ({how})."
 
 
 def plot(curves: list[tuple[str, pd.DataFrame, dict, dict]], path: Path) -> None:
@@ -155,13 +324,28 @@ def _beaten_by_rf(table: pd.DataFrame, per_task: pd.DataFrame) -> list[str]:
     return [f"The random forest beats every mid-trained arm on **{n} of {len(both)}** tasks.", ""]
 
 
+_VS = {"change_%": "vs_direct_%", "low_%": "vs_direct_low_%", "high_%": "vs_direct_high_%",
+       "interval": "vs_direct_interval_over"}
+
+
+def _shown(table: pd.DataFrame, comp: pd.DataFrame) -> pd.DataFrame:
+    """The table with MPA's change against direct and its interval, as the verdict reads them."""
+    text = {arm: f"{c:+.1f} [{lo:+.1f}, {hi:+.1f}]" if np.isfinite(lo) and np.isfinite(hi) else f"{c:+.1f}"
+            for arm, c, lo, hi in zip(comp["arm"], comp["change_%"], comp["low_%"], comp["high_%"])}
+    return table.assign(**{"vs_direct_% [95%]": table["arm"].map(text)})
+
+
 def write_scaling(out: Path, results_csv: Path, amounts: dict, cfg: dict, budgets: dict | None = None) -> Path:
     results = pd.read_csv(results_csv)
     from mpa_dist.baselines.run import BASELINES
 
     models = results[~results["arm"].isin(BASELINES)]
     table = scaling_table(models, amounts)
-    table.to_csv(out / "scaling.csv", index=False)
+    entries = out / "entries.csv"  # every selected model's test errors per entry (tune/scaling.score_entries)
+    errors = entry_errors(pd.read_csv(entries, dtype={"key": str})) if entries.exists() else None
+    comp, trend = comparisons(models, amounts, errors)
+    table.merge(comp.drop(columns="dft_structures").rename(columns=_VS), on="arm", how="left").to_csv(
+        out / "scaling.csv", index=False)
     budgets = budgets or {}
 
     def structures(kind: str | None = None) -> dict:
@@ -183,25 +367,40 @@ def write_scaling(out: Path, results_csv: Path, amounts: dict, cfg: dict, budget
             other_mae[b].get((t.rsplit(" (", 1)[0], t.rsplit(" (", 1)[1][:-1])) for t in per_task.index]
     beaten = _beaten_by_rf(table, per_task)
     kinds = task_kinds(models)
-    fits, by_kind = [], []
+    verdicts, fits, by_kind = [verdict(comp, trend, "All tasks")], [slope_text(fit_all, "All tasks")], []
     for kind in sorted(set(kinds.values())):
-        sub = scaling_table(models[models["task"].map(kinds) == kind], amounts)
+        of_kind = models[models["task"].map(kinds) == kind]
+        sub = scaling_table(of_kind, amounts)
         if sub.empty:
             continue
         # each arm at this kind's own first-principles count (QM9 for molecules, the composition sets)
-        fit = slope(seed_changes(models[models["task"].map(kinds) == kind], amounts), structures(kind))
-        fits.append(sentence(fit, f"{kind} tasks"))
+        fit = slope(seed_changes(of_kind, amounts), structures(kind))
+        sub_comp, sub_trend = comparisons(of_kind, amounts, errors)
+        verdicts.append(verdict(sub_comp, sub_trend, f"{kind} tasks"))
+        fits.append(slope_text(fit, f"{kind} tasks"))
         curves.append((f"{kind} tasks", sub, fit, structures(kind)))
         by_kind += [f"**{kind} tasks** ({int(sub['tasks'].max())}):", "",
-                    sub[head].to_markdown(index=False, floatfmt=".3f"), ""]
+                    _shown(sub[head], sub_comp).to_markdown(index=False, floatfmt=".3f"), ""]
     plot(curves, out / "scaling.png")
-    overall = sentence(fit_all, "All tasks")
+    post = cfg.get("posttrain")
     exposed = int(results["exposed"].fillna(0).sum()) if "exposed" in results else None
     budget_rows = pd.DataFrame([{"arm": a, **b} for a, b in budgets.items()])
     md = [f"# Scaling study: {cfg['name']} (experiment={cfg['preset']}), budget mode **{cfg.get('budget', 'steps')}**"
           + (f" ({cfg.get('dft_epochs')} epoch(s) of each amount's first-principles data)"
              if cfg.get("budget") == "epochs" else " (the same mid-training steps for every amount)"), "",
-          overall, *fits, "",
+          *[f"- {v}" for v in verdicts], "",
+          "MPA against direct fine-tuning at each amount: the mean over tasks of each task's change of test MAE "
+          "(negative: MPA better), " + (f"with its {intervals.LEVEL}% paired bootstrap interval over the test "
+                                        f"entries ({intervals.N_BOOT} resamples, each task's entries on their own; "
+                                        "the errors averaged over seeds, as in the main report)" if errors is not None
+                                        else "with a t interval over the seeds' changes (no per-entry errors: "
+                                        "entries.csv missing)") +
+          "; better or worse where the interval excludes 0, else within noise. The trend compares the largest "
+          "amount with the smallest, both mid-trained models paired on the same entries.", "",
+          *[f"- {f}" for f in fits], "",
+          *([f"Post-training: the sweep `{post['sweep']}` as the main report runs it, {len(post['tasks'])} tasks, "
+             f"configurations {json.dumps(post['space'])} ({post['num_samples']} draw(s)), the best on validation "
+             f"per task, arm and seed; seeds {post['seeds']}.", ""] if post else []),
           "Exposure audit: " + ("not run" if exposed is None else f"**{exposed}** evaluation compounds in the training "
                                 "data of any selected model's chain."), "",
           "Mean over tasks of the test MAE relative to direct fine-tuning from the pre-trained model "
@@ -212,7 +411,7 @@ def write_scaling(out: Path, results_csv: Path, amounts: dict, cfg: dict, budget
           "log10 of the first-principles structures each mid-training drew from (all tasks: every source; a kind "
           "of task: its own sources), over the amounts above 0; with several seeds, one slope per seed (each "
           "seed paired with its own direct fine-tuning), the interval from their spread.", "", "![scaling](scaling.png)", "",
-          table[head].to_markdown(index=False, floatfmt=".3f"), "", *by_kind,
+          _shown(table[head], comp).to_markdown(index=False, floatfmt=".3f"), "", *by_kind,
           *(["Mid-training budgets:", "", budget_rows.to_markdown(index=False, floatfmt=".3g"), ""]
             if len(budget_rows) else []),
           "Test MAE per task, mean over seeds (units the task trains in), with the baselines of the same sweep "

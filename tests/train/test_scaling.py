@@ -68,19 +68,19 @@ def test_smoke_scaling_study(pretrained, tmp_path):
     assert b["dft_structures"] == b["molecule_structures"] + b["composition_structures"]
 
 
-def test_slope_is_paired_by_seed_and_says_whether_the_gain_grows():
-    from mpa_dist.report.scaling_report import seed_changes, sentence, slope
+def test_slope_is_paired_by_seed_and_says_which_way_the_change_moves():
+    from mpa_dist.report.scaling_report import seed_changes, slope, slope_text
 
     n = {"a": 10, "b": 100, "c": 1000, "d": 10000}
-    grows = pd.DataFrame({"a": [-2.0], "b": [-5.1], "c": [-7.9], "d": [-11.0]})  # one seed: least squares
-    fit = slope(grows, n)
-    assert fit["slope"] == pytest.approx(-3.0, abs=0.1) and fit["high"] < 0 and "grows" in sentence(fit, "x")
-    assert "flat within noise" in sentence(slope(grows.assign(b=[-9.0], c=[-4.0], d=[-8.5]), n), "x")
-    assert "too few" in sentence(slope(grows[["a", "b"]], n), "x")
+    falls = pd.DataFrame({"a": [-2.0], "b": [-5.1], "c": [-7.9], "d": [-11.0]})  # one seed: least squares
+    fit = slope(falls, n)
+    assert fit["slope"] == pytest.approx(-3.0, abs=0.1) and fit["high"] < 0 and "falls" in slope_text(fit, "x")
+    assert "flat within noise" in slope_text(slope(falls.assign(b=[-9.0], c=[-4.0], d=[-8.5]), n), "x")
+    assert "too few" in slope_text(slope(falls[["a", "b"]], n), "x")
     # three seeds with very different offsets but the same slope: paired by seed, the offsets are not noise
     seeds = pd.DataFrame({"b": [10.0, 0.0, -20.0], "c": [5.0, -5.0, -25.0], "d": [0.0, -10.0, -30.0]})
     fit = slope(seeds, n)
-    assert fit["slope"] == pytest.approx(-5.0) and fit["high"] < 0 and "3 seeds" in sentence(fit, "x")
+    assert fit["slope"] == pytest.approx(-5.0) and fit["high"] < 0 and "3 seeds" in slope_text(fit, "x")
     noisy = seeds.assign(d=[-10.0, 10.0, -30.0])  # one seed against the others: the interval holds 0
     assert slope(noisy, n)["low"] < 0 < slope(noisy, n)["high"]
     # the per-seed changes: each seed's arm against direct of that same seed, mean over tasks
