@@ -46,16 +46,20 @@ def test_smoke_scaling_study(pretrained, tmp_path):
     launch("scaling.py", "preset=smoke", "name=scaling_test", f"out={out}", "amounts=[0,100]",
            "structures_per_step=null", "max_midtrain_steps=20",
            f"pretrained={pretrained / 'pretrain' / 'model'}",
-           f"overrides=['data.shards_root={ROOT / 'shards' / 'test'}']", "sweep_overrides=['sweep.seeds=[1]']",
+           f"overrides=['data.shards_root={ROOT / 'shards' / 'test'}']", "seeds=[1]",
            timeout=600)
     table = pd.read_csv(out / "scaling.csv").set_index("arm")
     assert list(table.index) == ["dft_0", "dft_100"] and (table["tasks"] == 2).all()
-    assert (table["seeds"] == 1).all()  # the sweep's own seed list, from sweep_overrides
+    assert (table["seeds"] == 1).all()  # the study's seeds in place of the sweep's
+    assert (table["vs_direct_interval_over"] == "entries").all()  # paired on the entries scored again
+    entries = pd.read_csv(out / "entries.csv")
+    assert set(entries["arm"]) == {"direct", "dft_0", "dft_100"} and len(entries) > 0
     assert (table["mean_relative_mae"] > 0).all()
     res = pd.read_csv(out / "sweep" / "results.csv")
     assert set(res["arm"]) == {"direct", "dft_0", "dft_100", "dummy", "rf"} and set(res["seed"]) == {1}
     md = (out / "scaling.md").read_text()
     assert "dft_100" in md and "scaling.png" in md and (out / "scaling.png").stat().st_size > 5000
+    assert "- All tasks: MPA against direct fine-tuning" in md and "at 0: " in md and "Trend from 0 to 100" in md
     assert "budget mode **epochs**" in md and "Mid-training budgets" in md and "**0** evaluation compounds" in md
     assert "molecule tasks" in md and "composition tasks" in md
     assert "('rf', 'baseline')" in md and "('direct', 'pre-trained')" in md  # beside the mid-trained arms
@@ -120,3 +124,89 @@ def test_structures_per_step_null_is_the_amount_0_midtrainings_measured_figure(t
     assert structures_per_step(cfg, first) == 200.0
     assert structures_per_step(OmegaConf.merge(cfg, {"structures_per_step": 45}), first) == 45.0
     assert midtrain_steps(cfg, 150, 100000, 0.5, per_step=200.0) == (1000, False)
+
+
+def _study(*overrides):
+    from mpa_dist.tune.scaling import compose
+
+    return compose("scaling", list(overrides))
+
+
+def _posttrain(study, tmp_path):
+    from mpa_dist.tune.scaling import compose, posttrain_overrides
+
+    arms = {"direct": str(tmp_path / "pre"), "dft_0": str(tmp_path / "mid0"), "dft_1000": str(tmp_path / "mid1")}
+    overrides = posttrain_overrides(study, arms, tmp_path / "sweep", tmp_path / "posttrain")
+    return compose("posttrain", overrides), arms
+
+
+@pytest.mark.parametrize("study", ["demo", "gpu"])
+def test_the_study_post_trains_as_the_main_report_does(study, tmp_path):
+    """The study's sweep is the sweep preset's, read from its config: the same tasks and space of
+    configurations (the readout chosen on validation), the preset's seeds among the study's."""
+    from omegaconf import OmegaConf
+
+    from mpa_dist.tune.scaling import compose
+
+    cfg = _study(f"study={study}")
+    post, arms = _posttrain(cfg, tmp_path)
+    preset = compose("posttrain", [f"experiment={cfg.preset}", f"sweep={cfg.sweep_config}"]).sweep
+    space = OmegaConf.to_container(post.sweep.space)
+    assert space == OmegaConf.to_container(preset.space)
+    assert list(post.sweep.tasks) == list(preset.tasks) and post.sweep.num_samples == preset.num_samples
+    assert set(preset.seeds) <= set(post.sweep.seeds)
+    assert OmegaConf.to_container(post.sweep.arms) == arms  # the study's arms, not the preset's
+    assert str(post.sweep.out) == str(tmp_path / "sweep")
+    if study == "demo":  # what the README's main run chooses between: the catalogue's readout and hybrid
+        assert space["finetune.readout"] == {"grid": [None, "hybrid"]} and space["finetune.strategy"] == {"grid": ["lp"]}
+        assert list(post.sweep.seeds) == [0, 1, 2]
+
+
+def test_the_study_seeds_default_to_the_sweeps_and_sweep_overrides_come_last(tmp_path):
+    cfg = _study("preset=smoke", "seeds=[1,2]", "sweep_overrides=['sweep.seeds=[4]','sweep.num_samples=2']")
+    post, _ = _posttrain(cfg, tmp_path)
+    assert list(post.sweep.seeds) == [4] and post.sweep.num_samples == 2
+    post, _ = _posttrain(_study("preset=smoke", "seeds=null"), tmp_path)
+    assert list(post.sweep.seeds) == [0]  # configs/sweep/smoke.yaml's own
+
+
+@pytest.mark.slow  # a subprocess: the command's own --cfg job
+def test_the_study_composes_the_midtraining_config_as_its_command_does():
+    """Hydra's compose API, in place of the command's printed `--cfg job`: the same config."""
+    import subprocess
+    import sys
+
+    from omegaconf import OmegaConf
+
+    from mpa_dist.tune.scaling import common_overrides, compose
+
+    common = common_overrides(_study("study=demo", "overrides=['data.shards_root=/somewhere']"))
+    assert common == ["experiment=demo", "name=scaling", "data.shards_root=/somewhere"]
+    printed = subprocess.run([sys.executable, "-m", "mpa_dist", "midtrain", *common, "--cfg", "job"], check=True,
+                             capture_output=True, text=True).stdout
+    assert OmegaConf.to_container(compose("midtrain", common)) == OmegaConf.to_container(OmegaConf.create(printed))
+
+
+def test_score_entries_keeps_every_model_arms_errors_per_entry(tmp_path):
+    import numpy as np
+
+    from mpa_dist.tune.scaling import score_entries
+
+    pd.DataFrame({"task": ["a", "a", "a", "b"], "split": "random", "seed": [0, 0, 0, 1],
+                  "arm": ["direct", "dft_0", "rf", "direct"], "mae": [1.0, 2.0, 3.0, 4.0],
+                  "model": ["best/a-direct-random-s0/model", "best/a-dft_0-random-s0/model", None,
+                            "best/b-direct-random-s1/model"]}).to_csv(tmp_path / "results.csv", index=False)
+    calls = []
+
+    def score(path, base, task, scheme):
+        calls.append((path, task, scheme))
+        if task == "b":  # several values per entry: nothing to pair
+            return {"keys": np.array(["x"]), "y": np.zeros(2), "p": np.ones(2), "classification": False}
+        return {"keys": np.array(["0001", "k2"], dtype=object), "y": np.array([1.0, 2.0]), "p": np.array([1.5, 1.0]),
+                "classification": False}
+
+    got = score_entries(tmp_path, {"base": 1}, score=score)
+    assert [c[0] for c in calls] == [str(tmp_path / "best" / f"{n}/model") for n in
+                                     ("a-direct-random-s0", "a-dft_0-random-s0", "b-direct-random-s1")]
+    assert list(got.columns) == ["task", "split", "arm", "seed", "key", "y", "p"]
+    assert got["arm"].tolist() == ["direct", "direct", "dft_0", "dft_0"] and got["key"].tolist()[:2] == ["0001", "k2"]
