@@ -23,7 +23,7 @@ COMPILE = $(1)/bin/python -m compileall -q -j 0 "$$($(1)/bin/python -c 'import s
 QUIET_PIP := { grep -v "^WARNING: Location" || true; }
 RUN ?= runs/demo
 
-.PHONY: setup data test test-all test-fast run catalog bench clean install-check
+.PHONY: setup data test test-all test-fast run every-task catalog bench clean install-check
 
 $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,13 @@ run: data
 	$(PY) launch/midtrain.py experiment=$(EXPERIMENT) name=$(RUN_NAME) && \
 	$(PY) launch/posttrain.py experiment=$(EXPERIMENT) name=$(RUN_NAME) sweep=$(EXPERIMENT) && \
 	echo "make run: $$(( $$(date +%s) - start )) s from the catalogue to the report (runs/$(RUN_NAME)/sweep/report.md)"
+
+# Every experimental task (docs/results/every_task/): the chain of experiment=every_task, about 2-3 hours on
+# 2 cores. Run it in the background; killed and started again with the same command, it continues where it
+# stopped (mpa_dist/chain.py). A second whole chain: make every-task CHAIN_ARGS="name=every_task_s1 seed=1".
+CHAIN_ARGS ?= name=every_task
+every-task: data
+	$(PY) launch/chain.py experiment=every_task $(CHAIN_ARGS)
 
 # The package as a user installs it: a fresh virtualenv outside the checkout, `pip install
 # "<checkout>[train,data]"` (the tested pins and the CPU torch as constraints), then from an empty

@@ -110,7 +110,7 @@ def run_baseline(arm: str, base: dict, task: str, scheme: str, seed: int, thread
     y = splits["test"][1]
     unit = spec.unit if spec.transform == "none" else f"{spec.transform}({spec.unit})"
     row = {"task": task, "arm": arm, "split": scheme, "seed": seed, **_metrics(y, p, classification),
-           "n_test": len(y), "unit": unit, "val_score": best_score, "steps": 0, "model": "",
+           "n_test": len(y), "n_train": len(splits["train"][1]), "unit": unit, "val_score": best_score, "steps": 0, "model": "",
            "seconds": time.time() - t0, **{f"hp:{k}": v for k, v in best_cfg.items()}}
     keys = np.array(splits["test"][2], dtype=object)
     return {"row": row, "y": y, "p": p, "keys": keys, "classification": classification, "unit": unit}

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from mpa_dist.baselines.run import BASELINES
-from mpa_dist.report import intervals
+from mpa_dist.report import breadth, intervals
 from mpa_dist.tune.space import draw
 
 
@@ -35,7 +35,8 @@ def summary(results: pd.DataFrame) -> pd.DataFrame:
         metric = "error_rate" if cls else "mae"
         vals = g.assign(error_rate=1 - g["accuracy"]).groupby("arm")[metric]
         row = {"task": task, "split": split, "unit": "1 - accuracy" if cls else g["unit"].iloc[0],
-               "metric": metric, "n_test": int(g["n_test"].iloc[0]), "seeds": int(g["seed"].nunique())}
+               "metric": metric, "n_test": int(g["n_test"].iloc[0]), "seeds": int(g["seed"].nunique()),
+               "n_train": g["n_train"].dropna().iloc[0] if "n_train" in g and g["n_train"].notna().any() else np.nan}
         for arm, v in vals:
             row[arm] = v.mean()
             row[f"{arm} (seeds)"] = _mean_std(v)
@@ -232,6 +233,36 @@ def _budget(base: dict) -> str:
                    if k > 1 else "")
 
 
+def _cells_text(sw: dict) -> str:
+    by = sw.get("seeds_by_scheme") or {s: sw["seeds"] for s in sw["schemes"]}
+    return ", ".join(f"{s}: seeds {list(by[s])}" for s in sw["schemes"])
+
+
+def _paper_form(table: pd.DataFrame, pairs: dict) -> list[str]:
+    """Per split: the summary figures (all tasks, molecules, compositions) and the table sorted by the change."""
+    md = ["## Every task, sorted by MPA's change against direct fine-tuning", "",
+          "![change with intervals](change_intervals.png)", ""]
+    for split in sorted(set(table["split"])):
+        md += [f"### {split} split", "", *breadth.summary_lines(table, pairs, split), "",
+               breadth.paper_table(table, pairs, split).to_markdown(index=False, floatfmt=".4g"), ""]
+    return md
+
+
+PARITY_PANELS = 12
+
+
+def _parity_subset(scored: list[dict], table: pd.DataFrame) -> list[dict]:
+    """At most PARITY_PANELS (task, split) panels: all of a small sweep; of a large one, the tasks with the
+    largest gain and the largest loss against direct, half each."""
+    keys = sorted({(s["task"], s["scheme"]) for s in scored})
+    if len(keys) <= PARITY_PANELS or "change_%" not in table:
+        return scored
+    ranked = table.dropna(subset=["change_%"]).sort_values("change_%")
+    pick = list(zip(ranked["task"], ranked["split"]))
+    keep = set(pick[:PARITY_PANELS // 2] + pick[-(PARITY_PANELS // 2):])
+    return [s for s in scored if (s["task"], s["scheme"]) in keep]
+
+
 def write_report(out: Path, rows: list[dict], scored: list[dict], trials: pd.DataFrame, info: dict,
                  base: dict) -> str:
     results = pd.DataFrame(rows)
@@ -240,7 +271,8 @@ def write_report(out: Path, rows: list[dict], scored: list[dict], trials: pd.Dat
     table = summary(results)
     pairs = intervals.all_pairs(scored, sorted(set(results["arm"])))
     plot_changes(table, out / "change.png")
-    plot_parity(scored, out / "parity.png")
+    breadth.plot_change_intervals(table, pairs, out / "change_intervals.png")
+    plot_parity(_parity_subset(scored, table), out / "parity.png")
     arms = [a for a in MODEL_ARMS if a in table] + \
         sorted(set(results["arm"]) - set(MODEL_ARMS) - set(BASELINES)) + [a for a in BASELINES if a in table]
     table = with_intervals(table, pairs)
@@ -259,7 +291,7 @@ def write_report(out: Path, rows: list[dict], scored: list[dict], trials: pd.Dat
                    + (" under this protocol." if exposed == 0 else ": THE COMPARISON IS NOT CLEAN.")))
     md = [*head, f"# Post-training sweep: {base['name']}", "", exposure, "",
           f"Model `{base['model'].get('channels')}` channels x {base['model'].get('num_layers')} layers; "
-          f"{len(sw['tasks'])} tasks x arms {list(sw['arms'])} x splits {sw['schemes']} x seeds {sw['seeds']}; "
+          f"{len(sw['tasks'])} tasks x arms {list(sw['arms'])} x (split, seed) {_cells_text(sw)}; "
           f"{len(draw(sw['space'], sw['num_samples'], sw['space_seed']))} configuration(s) per group, the same for "
           f"every arm; budget per trial: {_budget(base)}; ASHA per group; best on validation, test scored once.", "",
           "Test error per arm (mean ± std over seeds; units the task trains in; dummy: the training mean or majority "
@@ -270,7 +302,7 @@ def write_report(out: Path, rows: list[dict], scored: list[dict], trials: pd.Dat
           "resamples; an interval that holds 0 is no win or loss on this test set; "
           "mpa_dist/report/intervals.py):", "",
           shown.to_markdown(index=False, floatfmt=".4g"), "", *verdict(table, pairs), *baseline_verdict(table, pairs),
-          "",
+          "", *_paper_form(table, pairs),
           *matbench(results),
           "![change](change.png)", "", "![parity](parity.png)", "",
           f"Sweep: {info['trials']} trials ({info['failed']} failed) in {info['wall_s']:.0f} s on {info['slots']} "

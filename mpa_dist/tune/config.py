@@ -17,6 +17,7 @@ class SweepSchema:
     arms: dict = field(default_factory=dict)
     schemes: list = field(default_factory=lambda: ["random"])  # random | ood | fold0..fold4
     seeds: list = field(default_factory=lambda: [0])
+    seeds_by_scheme: Optional[dict] = None  # {scheme: [seeds]}, instead of `seeds` for every scheme
     num_samples: int = 1  # configurations drawn from `space`; every (task, arm, scheme, seed) runs all of them
     space: dict = field(default_factory=dict)  # dotted config key -> {choice: [...]} | {loguniform: [a, b]} | ...
     space_seed: int = 0
@@ -35,6 +36,13 @@ class SweepSchema:
     # chemprop (Chemprop v2 on the molecular graph, molecular tasks only; an optional install)
     baselines: list = field(default_factory=lambda: ["dummy", "rf"])
     chemprop_epochs: int = 50  # Chemprop's own default; the best validation epoch is kept (patience 10)
+    chemprop_cells: Optional[dict] = None  # {scheme: [seeds]} Chemprop is fitted in; null: every scheme and seed
+
+
+def cells(sw) -> list[tuple[str, int]]:
+    """(scheme, seed) of every group of a task and arm: `seeds` in every scheme, or `seeds_by_scheme`."""
+    by = sw["seeds_by_scheme"] or {s: sw["seeds"] for s in sw["schemes"]}
+    return [(s, int(k)) for s in sw["schemes"] for k in by[s]]
 
 
 def check(node) -> Any:
@@ -56,4 +64,10 @@ def check(node) -> Any:
     for s in sw.schemes:
         if s not in SCHEMES:
             raise ValueError(f"sweep.schemes: {s!r} is not one of {', '.join(SCHEMES)}")
+    if sw.seeds_by_scheme is not None and set(sw.seeds_by_scheme) != set(sw.schemes):
+        raise ValueError(f"sweep.seeds_by_scheme: its schemes {sorted(sw.seeds_by_scheme)} must be sweep.schemes "
+                         f"{list(sw.schemes)}")
+    if sw.chemprop_cells is not None and set(sw.chemprop_cells) - set(sw.schemes):
+        raise ValueError(f"sweep.chemprop_cells: {sorted(set(sw.chemprop_cells) - set(sw.schemes))} are not among "
+                         f"sweep.schemes {list(sw.schemes)}")
     return sw

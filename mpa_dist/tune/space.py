@@ -41,14 +41,26 @@ def _plain(v):
 
 
 def param_space(sw: dict) -> dict:
-    """Tune's grid: task x arm x scheme x seed x configuration (sw: the plain sweep config)."""
-    return {"task": tune.grid_search(list(sw["tasks"])), "arm": tune.grid_search(list(sw["arms"])),
-            "scheme": tune.grid_search(list(sw["schemes"])), "seed": tune.grid_search(list(sw["seeds"])),
-            "hp": tune.grid_search(draw(sw["space"], sw["num_samples"], sw["space_seed"]))}
+    """Tune's grid: task x arm x (scheme, seed) x configuration (sw: the plain sweep config). The same seeds in
+    every scheme cross as two grids; seeds per scheme (sweep.seeds_by_scheme) are one grid of `cell`s."""
+    from mpa_dist.tune.config import cells
+
+    space = {"task": tune.grid_search(list(sw["tasks"])), "arm": tune.grid_search(list(sw["arms"])),
+             "hp": tune.grid_search(draw(sw["space"], sw["num_samples"], sw["space_seed"]))}
+    if sw.get("seeds_by_scheme"):
+        return space | {"cell": tune.grid_search([{"scheme": s, "seed": k} for s, k in cells(sw)])}
+    return space | {"scheme": tune.grid_search(list(sw["schemes"])), "seed": tune.grid_search(list(sw["seeds"]))}
+
+
+def flat(config: dict) -> dict:
+    """A trial's config with its `cell` (if any) as `scheme` and `seed`."""
+    cell = config.get("cell")
+    return {k: v for k, v in config.items() if k != "cell"} | (dict(cell) if cell else {})
 
 
 GROUP = ("task", "arm", "scheme", "seed")  # trials that compete for one result
 
 
 def group_of(config: dict) -> tuple:
+    config = flat(config)
     return tuple(config[k] for k in GROUP)

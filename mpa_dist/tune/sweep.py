@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import pickle
 import time
 from pathlib import Path
 
@@ -18,9 +19,9 @@ from omegaconf import OmegaConf
 
 from mpa_dist.data import location
 from mpa_dist.train import checkpoint, plan
-from mpa_dist.tune.config import check
+from mpa_dist.tune.config import cells, check
 from mpa_dist.tune.scheduler import GroupedASHA
-from mpa_dist.tune.space import GROUP, param_space
+from mpa_dist.tune.space import GROUP, draw, flat, param_space
 
 
 def _abs(path: str | None) -> str | None:
@@ -83,10 +84,9 @@ def start_ray(sw: dict):
 def run_sweep(cfg) -> dict:
     from ray import tune
 
-    from mpa_dist.baselines import applies, run_baseline
     from mpa_dist.report.audit import audit_export
     from mpa_dist.report.sweep_report import write_report
-    from mpa_dist.tune.testing import score_export
+    from mpa_dist.tune.progress import FitClock, Progress
     from mpa_dist.tune.trial import run_trial
 
     base = base_config(cfg)
@@ -102,7 +102,10 @@ def run_sweep(cfg) -> dict:
         evals = (ft["epochs"] if ft["epochs"] else math.ceil(base["steps"] / base["eval_every"])) + 2  # + lp's report
         scheduler = GroupedASHA("score", "min", max_t=evals, grace_period=sw["grace_period"],
                                 reduction_factor=sw["reduction_factor"])
-        run_config = tune.RunConfig(name="tune", storage_path=str(out), verbose=1,
+        clock = FitClock(out)
+        configs = len(draw(sw["space"], sw["num_samples"], sw["space_seed"]))
+        progress = Progress(len(sw["arms"]) * len(cells(sw)) * configs, len(sw["tasks"]), clock)
+        run_config = tune.RunConfig(name="tune", storage_path=str(out), verbose=0, callbacks=[progress],
                                     failure_config=tune.FailureConfig(max_failures=sw["max_failures"]))
         if sw["resume"] and tune.Tuner.can_restore(str(out / "tune")):
             tuner = tune.Tuner.restore(str(out / "tune"), trainable, resume_errored=True)
@@ -110,22 +113,15 @@ def run_sweep(cfg) -> dict:
             tuner = tune.Tuner(trainable, param_space=param_space(sw), run_config=run_config,
                                tune_config=tune.TuneConfig(scheduler=scheduler, metric="score", mode="min",
                                                                reuse_actors=True))
-        t0 = time.time()
         grid = tuner.fit()
-        wall = time.time() - t0
+        wall = clock.save()
         resources, address = ray.cluster_resources(), ray.get_runtime_context().gcs_address
         slots = int(resources.get("CPU", 1) // sw["cpus_per_trial"])
         if sw["gpus_per_trial"]:
             slots = min(slots, int(resources.get("GPU", 0) // sw["gpus_per_trial"]))
         trials = _trials(grid)
         best = _best_per_group(trials)
-        score = ray.remote(num_cpus=min(1, sw["cpus_per_trial"]))(score_export)
-        fit = ray.remote(num_cpus=min(1, sw["cpus_per_trial"]))(run_baseline)
-        groups = sorted({(b["task"], b["scheme"], b["seed"]) for b in best})
-        pending = [score.remote(b["model"], base, b["task"], b["scheme"]) for b in best]
-        pending_baselines = [fit.remote(arm, base, t, sc, sd) for t, sc, sd in groups for arm in sw["baselines"]
-                             if applies(arm, t)]
-        scored, fitted = ray.get(pending), ray.get(pending_baselines)
+        scored, fitted = _score_and_fit_baselines(ray, base, out, best)
     finally:
         ray.shutdown()
     audits = [audit_export(b["model"]) for b in best]
@@ -146,10 +142,60 @@ def run_sweep(cfg) -> dict:
     info["privileged"] = bool(base["data"]["privileged"])
     report = write_report(out, rows, parity, trials, info, base)
     print(report, flush=True)
-    print(f"\nsweep: {info['trials']} trials ({info['failed']} failed) in {wall:.0f} s on {slots} slots; "
+    print(f"\nsweep: {info['trials']} trials ({info['failed']} failed) in {wall:.0f} s of fitting on {slots} slots; "
           f"sum of trial times / (wall x slots) = {info['utilisation']:.2f}; report: {out / 'report.md'}", flush=True)
     (out / "sweep.json").write_text(json.dumps(info, indent=1))
     return info
+
+
+def baseline_cells(sw: dict, best: list[dict]) -> list[tuple[str, str, str, int]]:
+    """(baseline, task, scheme, seed) to fit: every baseline in every group the model arms have, Chemprop only on
+    molecular tasks and, with sweep.chemprop_cells, only in those schemes and seeds."""
+    from mpa_dist.baselines import applies
+
+    groups = sorted({(b["task"], b["scheme"], b["seed"]) for b in best})
+    chemprop = sw.get("chemprop_cells")
+    return [(arm, t, sc, sd) for t, sc, sd in groups for arm in sw["baselines"] if applies(arm, t)
+            and (arm != "chemprop" or chemprop is None or sd in chemprop.get(sc, []))]
+
+
+def once(path: str, fn, *args):
+    """fn(*args), computed once: kept at `path` (pickle, written whole) and read back by a resumed sweep."""
+    p = Path(path)
+    if p.exists():
+        with open(p, "rb") as f:
+            return pickle.load(f)
+    value = fn(*args)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    with open(p.with_suffix(".tmp"), "wb") as f:
+        pickle.dump(value, f)
+    p.with_suffix(".tmp").replace(p)
+    return value
+
+
+def _score_and_fit_baselines(ray, base: dict, out: Path, best: list[dict]) -> tuple[list[dict], list[dict]]:
+    """Every group's best model scored once on test, and the baselines fitted, in parallel on the Ray slots; each
+    result kept under scored/ and baselines/ so that a resumed sweep does not compute it again."""
+    from mpa_dist.baselines import run_baseline
+    from mpa_dist.tune.testing import score_export
+
+    sw = base["sweep"]
+    remote = ray.remote(num_cpus=min(1, sw["cpus_per_trial"]))(once)
+    # the scored model's trial folder is part of the name: a group whose best changed is scored again
+    pending = [remote.remote(str(out / "scored" / f"{best_name(b['task'], b['arm'], b['scheme'], b['seed'])}-"
+                                                  f"{Path(b['trial_dir']).name}.pkl"),
+                             score_export, b["model"], base, b["task"], b["scheme"]) for b in best]
+    todo = baseline_cells(sw, best)
+    pending_baselines = [remote.remote(str(out / "baselines" / f"{best_name(t, a, sc, sd)}.pkl"), run_baseline, a,
+                                       base, t, sc, sd) for a, t, sc, sd in todo]
+    n, t0 = len(pending) + len(pending_baselines), time.time()
+    left, done = list(pending + pending_baselines), 0
+    while left:
+        ready, left = ray.wait(left, num_returns=1)
+        done += 1
+        if done % 20 == 0 or not left:
+            print(f"sweep: test scores and baselines {done} of {n} done ({time.time() - t0:.0f} s)", flush=True)
+    return ray.get(pending), ray.get(pending_baselines)
 
 
 def best_name(task: str, arm: str, scheme: str, seed: int) -> str:
@@ -173,7 +219,7 @@ def _write_exposure(out: Path, best: list[dict], audits: list[dict]) -> None:
 def _trials(grid) -> pd.DataFrame:
     rows = []
     for r in grid:
-        c, m = r.config, r.metrics or {}
+        c, m = flat(r.config), r.metrics or {}
         rows.append({"task": c["task"], "arm": c["arm"], "scheme": c["scheme"], "seed": c["seed"],
                      **{f"hp:{k}": v for k, v in c["hp"].items()},
                      "best_score": m.get("best_score", math.inf), "seconds": m.get("seconds", 0.0),

@@ -14,6 +14,9 @@ from ray import tune
 
 def trial_config(base: dict, config: dict, trial_dir: Path):
     """The post-training config of one trial: the sweep's base config with the trial's choices."""
+    from mpa_dist.tune.space import flat
+
+    config = flat(config)
     cfg = OmegaConf.create(base)
     sw = cfg.pop("sweep")
     init = sw.arms[config["arm"]]

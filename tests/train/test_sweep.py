@@ -216,3 +216,59 @@ def test_trial_config_applies_arm_scheme_and_configuration(tmp_path):
     with pytest.raises(ValueError, match="optim.lrr"):
         trial_config(base, {"task": "t", "arm": "mpa", "scheme": "random", "seed": 0, "hp": {"optim.lrr": 1}},
                      tmp_path)
+
+
+def test_seeds_per_scheme_are_one_grid_of_cells_and_chemprop_only_where_asked():
+    from mpa_dist.tune.space import flat, group_of
+    from mpa_dist.tune.sweep import baseline_cells
+
+    sw = _sweep(schemes=["random", "ood"], seeds_by_scheme={"random": [0, 1, 2], "ood": [0]},
+                baselines=["dummy", "rf"], chemprop_cells={"random": [0]})
+    space = param_space(sw)
+    cells = space["cell"]["grid_search"]
+    assert "seed" not in space and "scheme" not in space
+    assert cells == [{"scheme": "random", "seed": 0}, {"scheme": "random", "seed": 1},
+                     {"scheme": "random", "seed": 2}, {"scheme": "ood", "seed": 0}]
+    trial = {"task": "a", "arm": "mpa", "hp": {}, "cell": cells[3]}
+    assert flat(trial) == {"task": "a", "arm": "mpa", "hp": {}, "scheme": "ood", "seed": 0}
+    assert group_of(trial) == ("a", "mpa", "ood", 0)
+    with pytest.raises(ValueError, match="seeds_by_scheme"):
+        _sweep(schemes=["random", "ood"], seeds_by_scheme={"random": [0]})
+    with pytest.raises(ValueError, match="chemprop_cells"):
+        _sweep(schemes=["random"], chemprop_cells={"ood": [0]})
+    # Chemprop in the named cells of molecular tasks only; the other baselines in every group
+    best = [{"task": t, "scheme": c["scheme"], "seed": c["seed"]} for t in ("boiling_point", "expt_gap") for c in cells]
+    todo = baseline_cells({**sw, "baselines": ["dummy", "rf", "chemprop"]}, best)
+    assert [x for x in todo if x[0] == "chemprop"] == [("chemprop", "boiling_point", "random", 0)]
+    assert sum(x[0] == "rf" for x in todo) == 8 and sum(x[0] == "dummy" for x in todo) == 8
+
+
+def test_a_result_computed_once_is_read_back_by_a_resumed_sweep(tmp_path):
+    from mpa_dist.tune.sweep import once
+
+    calls = []
+    fn = lambda x: calls.append(x) or {"y": x * 2}
+    assert once(str(tmp_path / "a" / "r.pkl"), fn, 3) == {"y": 6}
+    assert once(str(tmp_path / "a" / "r.pkl"), fn, 4) == {"y": 6} and calls == [3]  # not computed again
+    assert not list((tmp_path / "a").glob("*.tmp"))
+
+
+def test_every_task_sweep_covers_each_experimental_task_with_200_entries_or_more():
+    """The every-task experiment's list is written out in configs/size/every_task.yaml: it must be the
+    catalogue's experimental tasks with at least 200 entries, each at 1,000 entries or all of a smaller table."""
+    from hydra import compose, initialize_config_dir
+
+    from launching import ROOT
+    import mpa_dist.train.resolvers  # noqa: F401
+    from mpa_dist.data.catalog import registry
+    from mpa_dist.tune.config import cells
+
+    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
+        cfg = compose("posttrain", overrides=["experiment=every_task", "sweep=every_task"])
+    c = OmegaConf.to_container(cfg, resolve=True)
+    sw = OmegaConf.to_container(check(c["sweep"]))
+    big = {ds.name for ds in registry.datasets().values() if ds.kind == "experimental" and len(ds.entries()) >= 200}
+    assert len(big) == 55 and set(sw["tasks"]) == big == set(c["size"]["expt_tasks"])
+    assert c["size"]["expt"] == 1000 and all(v["limit"] == 1000 for v in c["size"]["expt_tasks"].values())
+    assert cells(sw) == [("random", 0), ("random", 1), ("random", 2), ("ood", 0)]
+    assert set(sw["arms"]) == {"mpa", "direct"} and sw["baselines"] == ["dummy", "rf", "chemprop"]
