@@ -66,7 +66,7 @@ class NodeEmbedding(nn.Module):
             # residual of its own, drawn at N(0, element_init_std^2): at nn.Embedding's N(0, 1), an element
             # seen in few training entries kept a random vector larger than its chemistry; at 0, the
             # light elements of molecules (H, C, N, O, F: cosine 0.6-0.9 between their projections)
-            # start nearly alike (docs/benchmarks.md, "element embedding")
+            # start nearly alike (docs/history.md, "each element's learned vector starts at zero")
             if element_init_std > 0:
                 nn.init.normal_(self.atom.weight, std=element_init_std)
             else:  # no draw: the random stream of the layers built after it stays as it was
