@@ -15,6 +15,7 @@ The overrides are passed to every phase; `sweep=` names the sweep preset (defaul
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -66,6 +67,7 @@ def plan(overrides: list[str]) -> list[Step]:
 def run(overrides: list[str]) -> None:
     steps = plan(overrides)
     t0 = time.time()
+    timing = Timing(steps[-1].done.parent.parent / "chain.json")
     for i, step in enumerate(steps, 1):
         head = f"chain [{i}/{len(steps)}] {step.label}"
         if step.done is not None and step.done.exists():
@@ -74,12 +76,32 @@ def run(overrides: list[str]) -> None:
         print(f"{head}: started at {_clock(time.time() - t0)} into this start of the chain", flush=True)
         t = time.time()
         code = subprocess.call([sys.executable, "-m", "mpa_dist", step.command, *step.overrides])
+        timing.add(step.label, time.time() - t, finished=code == 0)
         if code != 0:
             raise SystemExit(f"{head}: exited with {code}; started again with the same command, the chain "
                              f"continues from this step")
         print(f"{head}: finished in {_clock(time.time() - t)}", flush=True)
     print(f"chain: every step done; {_clock(time.time() - t0)} in this start; the report: {steps[-1].done}",
           flush=True)
+
+
+class Timing:
+    """Wall seconds of each step, summed over every start of the chain (an interrupted start counts too), in
+    runs/<name>/chain.json: what the chain cost from the catalogue to the report."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.steps = json.loads(path.read_text())["steps"] if path.exists() else {}
+
+    def add(self, label: str, seconds: float, finished: bool) -> None:
+        s = self.steps.setdefault(label, {"seconds": 0.0, "starts": 0, "finished": False})
+        s["seconds"] += seconds
+        s["starts"] += 1
+        s["finished"] = finished
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        total = sum(v["seconds"] for v in self.steps.values())
+        self.path.with_suffix(".tmp").write_text(json.dumps({"total_seconds": total, "steps": self.steps}, indent=1))
+        self.path.with_suffix(".tmp").replace(self.path)
 
 
 def _clock(seconds: float) -> str:

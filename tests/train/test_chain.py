@@ -1,5 +1,7 @@
 """The whole chain of an experiment (mpa_dist/chain.py): its steps, and a restart that skips what is done."""
 
+import json
+
 import pytest
 
 from mpa_dist import chain
@@ -28,6 +30,9 @@ def test_a_restart_runs_only_the_steps_without_a_result(tmp_path, monkeypatch, c
     assert [c[0] for c in calls] == ["catalog", "posttrain"]  # the catalogue is cheap and idempotent
     assert "seed=1" in calls[1] and "sweep.resume=true" in calls[1]
     assert capsys.readouterr().out.count("not run again") == 2
+    timing = json.loads((tmp_path / "runs" / "c" / "chain.json").read_text())
+    assert set(timing["steps"]) == {"catalogue", "post-training sweep (random)"}
+    assert all(v["starts"] == 1 and v["finished"] for v in timing["steps"].values())
     monkeypatch.setattr(chain.subprocess, "call", lambda cmd: 3)
     with pytest.raises(SystemExit, match=r"chain \[1/4\] catalogue: exited with 3"):
         chain.run(["experiment=smoke", "name=c", "sweep=smoke"])

@@ -150,7 +150,7 @@ def test_smoke_sweep_on_a_running_ray_cluster_writes_the_report(midtrained, ray_
     report = (out / "report.md").read_text()
     assert "| boiling_point" in report and "MPA vs direct" in report and "wall x slots" in report
     assert "**0** evaluation compounds" in report and "the random forest beats it on" in report
-    assert "vs_baseline_%" in report and len(json.loads((out / "exposure.json").read_text())) == 6
+    assert "MPA vs best baseline %" in report and len(json.loads((out / "exposure.json").read_text())) == 6
     # the model arms' and the baselines' test entries were matched by key: each task has both intervals
     rows = [line for line in report.splitlines() if line.startswith(("| boiling_point", "| expt_gap"))]
     assert len(rows) == 2 and all(len(re.findall(r"\[[+-][\d.]+, [+-][\d.]+\]", r)) == 2 for r in rows), rows
