@@ -87,6 +87,11 @@ def summary_lines(table: pd.DataFrame, pairs: dict, split: str) -> list[str]:
     return out
 
 
+def split_order(table: pd.DataFrame) -> list[str]:
+    """The random split first, then the others by name."""
+    return sorted(set(table["split"]), key=lambda s: (s != "random", s))
+
+
 def plot_change_intervals(table: pd.DataFrame, pairs: dict, path: Path) -> None:
     """Every task's change of test MAE, MPA vs direct, with its 95% paired interval, sorted; one panel per
     scheme; molecules and compositions in two colours."""
@@ -95,7 +100,7 @@ def plot_change_intervals(table: pd.DataFrame, pairs: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    splits = sorted(set(table["split"])) if "change_%" in table else []
+    splits = split_order(table) if "change_%" in table else []
     panels = [(s, table[(table["split"] == s)].dropna(subset=["change_%"]).sort_values("change_%")) for s in splits]
     n = max([len(p) for _, p in panels] + [3])
     fig, axes = plt.subplots(1, max(len(panels), 1), figsize=(6 * max(len(panels), 1), 0.22 * n + 1.6),

@@ -242,7 +242,7 @@ def _per_split(table: pd.DataFrame, pairs: dict, arms: list[str]) -> list[str]:
     """Per split: the summary figures (all tasks, then molecules and compositions apart) and one row per task,
     sorted by MPA's change against direct fine-tuning."""
     md = []
-    for split in sorted(set(table["split"])):
+    for split in breadth.split_order(table):
         md += [f"## {split} split", "", *breadth.summary_lines(table, pairs, split), "",
                breadth.paper_table(table, pairs, split, tuple(arms)).to_markdown(index=False, floatfmt=".4g"), ""]
     return md
