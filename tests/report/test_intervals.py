@@ -63,8 +63,11 @@ def test_the_report_counts_only_changes_beyond_the_noise():
     table = summary(pd.DataFrame(rows))
     pairs = intervals.all_pairs(scored, ["mpa", "direct", "rf"])
     shown = with_intervals(table, pairs).set_index("task")
-    lo, hi = map(float, shown.loc["clear", "change_95%"].strip("[]").split(","))
-    assert hi < 0 and lo < -45  # -50% on every entry
+    # -50% on every entry: every resample of the entries gives -50%, so the interval is that one point
+    clear = pairs[("clear", "random", "mpa", "direct")]
+    assert clear["change_%"] == pytest.approx(-50.0) and clear["n"] == 200
+    assert clear["lo"] == pytest.approx(-50.0) and clear["hi"] == pytest.approx(-50.0)
+    assert shown.loc["clear", "change_95%"] == "[-50.0, -50.0]"
     assert shown.loc["clear", "vs_baseline_95%"] != "-"
     text = "\n".join(verdict(table, pairs) + baseline_verdict(table, pairs))
     # mpa vs direct: 'clear' is a gain beyond the noise, 'noisy' (the same errors shuffled) is not
