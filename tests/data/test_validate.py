@@ -38,10 +38,19 @@ def test_overlap_found_across_periodic_boundary():
     with pytest.raises(RecordError, match="overlapping"):
         validate(r)
     r.pbc = np.array([False, True, True])  # no image along x: 4.9 A apart
-    assert validate(r)
+    assert validate(r) is r
 
 
 def test_composition_checks():
-    assert validate(composition_record("c", "NaCl", "s", "experimental"))
+    r = composition_record("c", "Fe4O6", "s", "experimental")
+    assert validate(r) is r  # passed as it is: reduced to Fe2O3, one amount per element
+    assert r.numbers.tolist() == [8, 26] and r.amounts.tolist() == [3.0, 2.0] and r.group == "Fe2O3"
     with pytest.raises(RecordError, match="unknown element"):
         composition_record("c", "Xx2O", "s", "experimental")
+    comp = lambda **kw: Record(**{"key": "c", "input": "composition", "numbers": [11, 17], "amounts": [1.0, 1.0],
+                                  "source": "s", "theory": "t", **kw})
+    for kw, reason in [(dict(amounts=None), "one amount per element"), (dict(amounts=[1.0]), "one amount per element"),
+                       (dict(amounts=[1.0, 0.0]), "positive and finite"), (dict(amounts=[1.0, np.inf]), "positive"),
+                       (dict(numbers=[11, 11]), "element twice")]:
+        with pytest.raises(RecordError, match=reason):
+            validate(comp(**kw))
