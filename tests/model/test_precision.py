@@ -65,9 +65,24 @@ def test_bf16_autocast_runs_linear_in_bf16_e3nn_in_float32_and_stays_close(
 
 
 def test_without_autocast_the_float32_islands_change_nothing(config_of, all_heads, qm9_records, crystal_records,
-                                                            composition_records):
+                                                            composition_records, monkeypatch):
+    """Outside autocast the hooks return before casting: a float64 model gives, bit for bit, what the same
+    model without any hook gives (forces and stress included)."""
+    import mpa_dist.model
+
+    vocab = {"qm9": 1, "mp": 2, "expt_gap": 3, "test": 4}
+    batch = collate_records(qm9_records[:3] + crystal_records + composition_records, 5.0, source_vocab=vocab,
+                            dtype=torch.float64)
     torch.manual_seed(0)
     model = build_model(config_of("tiny"), all_heads).double().eval()
-    batch = collate_records(qm9_records[:3], 5.0, dtype=torch.float64)
-    out = model(batch)
-    assert all(v.dtype == torch.float64 for v in out.values())  # float64 stays float64: no cast outside autocast
+    hooked = [m for m in model.modules() if m._forward_pre_hooks]
+    assert hooked and all(type(m).__module__.startswith("e3nn.") for m in hooked)  # the islands are there
+    monkeypatch.setattr(mpa_dist.model, "float32_islands", lambda m: 0)
+    torch.manual_seed(0)
+    plain = build_model(config_of("tiny"), all_heads).double().eval()
+    assert not any(m._forward_pre_hooks for m in plain.modules())
+    out, ref = model(batch), plain(batch)
+    assert set(out) == set(ref) and {"forces", "stress"} <= set(out)
+    for k, v in out.items():
+        assert v.dtype == torch.float64, k  # float64 stays float64: no cast outside autocast
+        assert torch.equal(v, ref[k]), k
