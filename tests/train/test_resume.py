@@ -122,3 +122,60 @@ def test_a_retried_sweep_trial_ends_with_its_uninterrupted_twins_validation_erro
     assert va.keys() == vb.keys() and any(k.startswith("mae/") for k in va)
     for k, v in va.items():
         assert vb[k] == pytest.approx(v, rel=1e-5), k
+
+
+class _FirstBatch(Exception):
+    pass
+
+
+def _restart(tmp_path, monkeypatch, position: dict, workers: int, step: int = 10, seed: int = 3):
+    """The training loop of a trainer restored at `step` with the checkpoint's data `position`, up to its
+    first batch: (the seeds of the stream loaders it built, the batches it drew, the trainer)."""
+    from types import SimpleNamespace
+
+    from omegaconf import OmegaConf
+
+    from mpa_dist.train import trainer as trainer_mod
+
+    t = trainer_mod.Trainer.__new__(trainer_mod.Trainer)  # the parts the loop reads, without a model or engine
+    t.cfg = OmegaConf.create({"seed": seed, "progress": False, "finetune": {"max_seconds": None},
+                              "data": {"num_workers": workers, "dft_stages": 1}})
+    t.run_dir, t.step, t.total, t.probe, t.on_eval, t.dft, t.srcs, t.vocab = tmp_path, step, 24, None, None, [], [], {}
+    t.model, t.device, t.dtype, t.data_position = SimpleNamespace(output_kinds=dict), "cpu", None, position
+    seeds, drawn = [], []
+
+    class Batch:
+        def to(self, *a):
+            raise _FirstBatch  # the first batch this run trains on
+
+    def loader(split, mode, seed=0, weights=None, **kw):
+        assert (split, mode) == ("train", "stream")
+        seeds.append(seed)
+        return iter(lambda: drawn.append(1) or Batch(), None)
+
+    t._loader, t._weights = loader, lambda progress: None
+    monkeypatch.setattr(trainer_mod, "RunLogger", lambda *a, **k: None)
+    with pytest.raises(_FirstBatch):
+        t.train()
+    return seeds, len(drawn), t
+
+
+def test_a_resume_on_other_ranks_or_workers_logs_it_and_takes_a_new_seed(tmp_path, monkeypatch):
+    """The data position is each rank's and worker's own part of the stream: restored only with the same
+    ranks and workers; otherwise the stream restarts from a seed of the resume step, said in resume.log."""
+    pos = {"world": 1, "workers": 2, "stage": 0, "stage_start": 6, "consumed": 4}
+    seeds, drawn, t = _restart(tmp_path, monkeypatch, pos, workers=2)
+    # the same layout: the checkpoint's stream (seeded at its stage start), after the 4 batches it had drawn
+    assert seeds == [3 * 100003 + 6] and drawn == 5 and t.stage_start == 6
+    assert not (tmp_path / "resume.log").exists()
+    seeds, drawn, t = _restart(tmp_path, monkeypatch, pos, workers=1)  # one loader worker where there were 2
+    assert seeds == [3 * 100003 + 10] and drawn == 1 and t.stage_start == 10  # a new seed: that of step 10
+    log = (tmp_path / "resume.log").read_text().splitlines()
+    assert len(log) == 1 and log[0].startswith("resumed with 1 rank(s) x 1 loader worker(s) where the checkpoint "
+                                               "was written with 1 x 2: the data position cannot be restored exactly")
+    assert "restarts from a new seed at step 10" in log[0]
+    seeds, drawn, _ = _restart(tmp_path, monkeypatch, {**pos, "world": 2}, workers=2)  # 1 rank where there were 2
+    assert seeds == [3 * 100003 + 10] and drawn == 1
+    log = (tmp_path / "resume.log").read_text().splitlines()
+    assert len(log) == 2
+    assert "resumed with 1 rank(s) x 2 loader worker(s) where the checkpoint was written with 2 x 2" in log[1]
