@@ -128,7 +128,8 @@ def test_first_principles_data_leaves_out_every_evaluation_compound():
         entries = exposure.with_identity(ds, ds.entries())
         kept, excluded = exposure.split_exposed(ds, entries, ev)
         assert (len(excluded), len(entries)) == (n_excluded, n_entries), name
-        assert len(kept) + len(excluded) == len(entries) and set(kept["key"]).isdisjoint(e["key"] for e in excluded)
+        assert len(kept) + len(excluded) == len(entries)
+        assert set(kept["key"]).isdisjoint(e["key"] for e in excluded)
         assert all("evaluation compound" in e["reason"] for e in excluded), name
         assert not set(kept["compound"]) & set(ev.compounds), name
         if name == "qm9":
