@@ -8,16 +8,10 @@ import pytest
 from pymatgen.core import Composition
 
 from mpa_dist.data.catalog.spec import READOUTS, SPLITS, TRANSFORMS, TaskSpec
-from mpa_dist.data.offline import MissingData, package_file
+from missing import needs as _needs
+from mpa_dist.data.offline import package_file
 from mpa_dist.data.record import Record, RecordError
 from mpa_dist.units import KBAR_EV_A3, KJ_MOL_EV
-
-
-def _needs(fn):
-    try:
-        return fn()
-    except MissingData as e:
-        pytest.skip(str(e))
 
 
 # ------------------------------------------------------------------ mlearn
@@ -197,10 +191,7 @@ def test_composition_groups_are_cached_on_disk_and_rebuilt_when_the_data_changes
 def built():
     from mpa_dist.data.catalog.inorganic_expt import TABLES
 
-    try:
-        return {spec.name: (spec, *build()) for spec, build in TABLES}
-    except MissingData as e:
-        pytest.skip(str(e))
+    return _needs(lambda: {spec.name: (spec, *build()) for spec, build in TABLES})
 
 
 def test_specs_are_well_formed(built):
@@ -285,3 +276,22 @@ def test_crc_formula_resolution_traps():
     assert crc.resolve("127-09-3", "Sodium acetate")[0] is None  # organic
     assert crc.resolve("7647-14-5", "Sodium chloride") == ("ClNa", None)
     assert crc.resolve("12070-07-4", "Tantalum carbide (Ta2C)")[0] == "Ta2C"
+
+
+def test_missing_data_is_a_skip_here_and_a_failure_in_ci(monkeypatch):
+    """A broken `make data` must not pass CI as a row of skips."""
+
+    def outcome(*args):  # caught here: a skip or failure escaping would skip or fail this test itself
+        try:
+            return "returned", _needs(*args)
+        except (pytest.skip.Exception, pytest.fail.Exception) as e:
+            return type(e).__name__, str(e)
+
+    absent = (package_file, "no_such_data_package", "data/table.csv")
+    monkeypatch.delenv("CI", raising=False)
+    kind, msg = outcome(*absent)
+    assert kind == "Skipped" and "'no_such_data_package' is not installed: run `make data`" in msg
+    monkeypatch.setenv("CI", "true")
+    kind, msg = outcome(*absent)
+    assert kind == "Failed" and "'no_such_data_package' is not installed" in msg and "CI is set" in msg
+    assert outcome(lambda: 3) == ("returned", 3)  # found: its value, under CI too

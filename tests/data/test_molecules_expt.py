@@ -12,8 +12,10 @@ from functools import lru_cache
 import pandas as pd
 import pytest
 
-pytest.importorskip("chemicals")
-pytest.importorskip("rdkit")
+import missing
+
+missing.module("chemicals", module_level=True)  # skipped without them, failed in CI
+missing.module("rdkit", module_level=True)
 
 from mpa_dist.data.catalog import molecules_expt  # noqa: E402
 from mpa_dist.data.catalog.chemicals_tables import check_smiles, parse_formula, resolve_cas  # noqa: E402
