@@ -49,6 +49,12 @@ COMMANDS = {
                        ("mpa-predict ckpt=runs/demo/sweep/best/boiling_point-mpa-random-s0 smiles=[CCO,c1ccccc1O]",
                         "mpa-predict ckpt=<model> input=mols.csv smiles_column=SMILES output=pred.csv",
                         "mpa-predict ckpt=[runs/a/model,runs/b/model] input='cifs/*.cif' device=auto")),
+    "release": Command("release", "The shipped model: a finished sweep's selected MPA models (one per task, on one "
+                       "frozen backbone) merged into one export, with per-property errors, licences and the model "
+                       "card.",
+                       ("mpa-release sweep_dir=runs/every_task/sweep out=mpa_dist/pretrained",
+                        "mpa-release sweep_dir=runs/demo/sweep out=my_release card=null",
+                        "mpa-release sweep_dir=runs/demo/sweep out=my_release tasks=[boiling_point,expt_gap]")),
     "audit": Command("audit", "The exposure audit: evaluation compounds of a model's task found in the training data "
                      "of its whole chain, by phase, source and label.",
                      ("mpa-audit ckpt=runs/demo/sweep/best/boiling_point-mpa-random-s0/model",
@@ -189,6 +195,30 @@ def _predict(cfg):
     return run_predict(cfg)
 
 
+def _release(cfg):
+    from omegaconf import OmegaConf
+
+    from mpa_dist.predict.release import ReleaseError, build_release, model_card, properties_text
+
+    tasks = OmegaConf.to_container(cfg.tasks) if OmegaConf.is_list(cfg.tasks) else cfg.tasks
+    try:
+        rel = build_release(cfg.sweep_dir, cfg.out, cfg.arm, cfg.scheme, int(cfg.seed), tasks, float(cfg.max_mb))
+    except ReleaseError as e:
+        raise SystemExit(f"mpa-release: {e}") from None
+    print(properties_text(rel))
+    w = rel["weights"]
+    print(f"release: {len(rel['heads'])} heads on one backbone, {w['bytes'] / 1e6:.2f} MB, sha256 {w['sha256'][:16]} "
+          f"-> {cfg.out}")
+    if cfg.card:
+        card = Path(cfg.card)
+        if card.parent.is_dir():
+            card.write_text(model_card(rel))
+            print(f"model card -> {card}")
+        else:
+            print(f"model card not written: {card.parent} is not a folder (`mpa-predict ckpt={cfg.out} card=true` "
+                  f"prints it)")
+
+
 def _audit(cfg):
     import json
 
@@ -229,6 +259,10 @@ def posttrain() -> None:
 
 def predict() -> None:
     _app("predict", _predict)
+
+
+def release() -> None:
+    _app("release", _release)
 
 
 def audit() -> None:
