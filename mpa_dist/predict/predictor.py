@@ -4,6 +4,8 @@ structures, as a table with one row per input in input order.
     from mpa_dist.predict import Predictor
     p = Predictor.load("runs/demo/post/boiling_point-mpa/model")
     p.predict(smiles=["CCO", "c1ccccc1O"])
+
+    Predictor.pretrained().predict(smiles=["CCO"])  # the model shipped inside the package: every property
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from mpa_dist.data.offline import cache_dir
 from mpa_dist.data.readers.smiles import ConformerCache
 from mpa_dist.data.record import RecordError
 from mpa_dist.model import MPAModel
+from mpa_dist.predict.release import model_card, properties as release_properties, read_release
 from mpa_dist.predict.heads import HeadInfo, describe_heads
 from mpa_dist.predict.inputs import Row, formula_rows, smiles_rows, structure_rows
 from mpa_dist.predict.limits import MAX_ATOMS, Limits
@@ -62,9 +65,13 @@ class Predictor:
     """
 
     def __init__(self, members: list[Member], limits: Limits, device: torch.device,
-                 cache: ConformerCache | None = None):
+                 cache: ConformerCache | None = None, release: dict | None = None):
         self.members, self.limits, self.device, self.cache = members, limits, device, cache
         self.heads = members[0].heads
+        self.release = release  # release.json of a release (mpa_dist/predict/release.py), else None
+        # a release records the elements of each head's own training data: the warning is per property
+        self._head_elements = {h["name"]: set(h["elements"]) for h in (release or {}).get("heads", [])
+                               if h.get("elements") is not None}
         for m in members[1:]:
             if m.heads != self.heads:
                 raise CheckpointError(f"{m.path} and {members[0].path} predict different heads: an ensemble needs "
@@ -84,7 +91,34 @@ class Predictor:
             raise ValueError("no checkpoint given")
         members = [load_member(p, device) for p in paths]
         cache = ConformerCache(cache_dir() / "conformers.sqlite") if conformer_cache else None
-        return cls(members, Limits.of([m.meta for m in members], max_atoms), torch.device(device), cache)
+        rel = read_release(paths[0]) if len(paths) == 1 else None
+        return cls(members, Limits.of([m.meta for m in members], max_atoms), torch.device(device), cache, rel)
+
+    @classmethod
+    def pretrained(cls, device: str = "auto", **kw) -> Predictor:
+        """The model shipped inside the package (mpa_dist/pretrained, or $MPA_PRETRAINED): one backbone and a
+        head per experimental property; read from disk, no network. A SMILES gets every molecular property,
+        a formula every composition one. FileNotFoundError, naming the command that builds it, if absent."""
+        from mpa_dist import pretrained
+
+        if not pretrained.available():
+            raise FileNotFoundError(pretrained.missing_message())
+        return cls.load(pretrained.model_path(), device, **kw)
+
+    def properties(self) -> pd.DataFrame:
+        """What the model predicts, one row per head: for a release its unit, input, test error beside the rf
+        and the dummy, and training size; for a plain export the unit and input kind."""
+        if self.release:
+            return release_properties(self.release)
+        return pd.DataFrame([{"property": h.label, "input": h.input, "unit": h.unit or "1", "column": h.column}
+                             for h in self.heads])
+
+    def card(self) -> str:
+        """The model card (a release only)."""
+        if not self.release:
+            raise ValueError(f"{self.members[0].path} is a plain export, not a release: it has no model card "
+                             f"(mpa-release builds one from a sweep)")
+        return model_card(self.release)
 
     @classmethod
     def from_sweep(cls, run: str, task: str, arm: str = "mpa", scheme: str = "random", seed: int = 0,
@@ -105,8 +139,11 @@ class Predictor:
         input, each head's prediction and std, `error`, empty where the row was predicted
         and the reason where it was not (its predictions are NaN then), and `warning`, which
         names any element of the input seen in training only before the model's last phase (an
-        element never seen at all is an error). progress: bars for the 3-D
-        conformers and the forward passes (shown on a terminal, for more than 100 inputs)."""
+        element never seen at all is an error). For a release (Predictor.pretrained()), only the properties
+        that take the input kind are given (a SMILES gets the molecular ones, a formula the composition
+        ones), and `warning` names the properties whose own training data lacks an element of the input.
+        progress: bars for the 3-D conformers and the forward passes (shown on a terminal, for more than
+        100 inputs)."""
         given = {k: v for k, v in (("smiles", smiles), ("structure", structures), ("formula", formulas))
                  if v is not None}
         if len(given) != 1:
@@ -124,8 +161,35 @@ class Predictor:
             rows = structure_rows(items, conds)
         rows = [self._check(row) for row in rows]
         table = self._table(kind, items, rows, self._run(rows, batch_atoms, progress))
+        if self.release:  # every property the input kind has, each warned about on its own training data
+            table["warning"] = [self._head_warning(row) for row in rows]
+            return table.drop(columns=[c for h in self.heads if not self._any_takes(h, kind, rows)
+                                       for c in (h.column, h.std_column)])
         table["warning"] = [self._warning(row) for row in rows]
         return table
+
+    @staticmethod
+    def _any_takes(head: HeadInfo, kind: str, rows: list[Row]) -> bool:
+        """Whether the head takes the input kind of these rows (a SMILES is a molecule, a formula a composition)."""
+        kinds = {r.input for row in rows if not isinstance(row, RecordError) for r in row}
+        kinds |= {"smiles": {"molecule"}, "formula": {"composition"}}.get(kind, set())
+        return any(head.takes(k) for k in kinds)
+
+    def _head_warning(self, row: Row) -> str:
+        """A release: the properties whose task's training data lacks an element of the input (the head was
+        never fitted on such inputs), grouped by the elements missing."""
+        if isinstance(row, RecordError) or not self._head_elements:
+            return ""
+        zs = {int(z) for r in row for z in r.numbers}
+        took = [h for h in self.heads if any(h.takes(r.input) for r in row) and h.name in self._head_elements]
+        missing: dict[tuple[int, ...], list[str]] = {}
+        for h in took:
+            out = tuple(sorted(zs - self._head_elements[h.name]))
+            if out:
+                missing.setdefault(out, []).append(h.label)
+        parts = [f"element(s) {', '.join(chemical_symbols[z] for z in zs_)} not in the training data of "
+                 f"{', '.join(labels)} ({len(labels)} of {len(took)} properties)" for zs_, labels in missing.items()]
+        return "; ".join(parts) + (": extrapolations" if parts else "")
 
     def _warning(self, row: Row) -> str:
         """Elements of the input that the model saw in training only in phases before its last one (for

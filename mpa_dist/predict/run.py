@@ -1,5 +1,6 @@
-"""What `launch/predict.py` does: load the model(s), read the inputs, predict, write the
-table, and print a short summary. A bad checkpoint or unreadable input is a one-line error."""
+"""What `launch/predict.py` does: load the model(s) (without ckpt=, the one shipped inside the
+package), read the inputs, predict, write the table, and print a short summary; or, with list=true
+or card=true, describe the model. A bad checkpoint or unreadable input is a one-line error."""
 
 from __future__ import annotations
 
@@ -10,20 +11,59 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import OmegaConf
 
+from mpa_dist.model.outputs import label_of
+from mpa_dist.predict import release
 from mpa_dist.predict.files import InputError, Inputs, from_list, read_inputs
 from mpa_dist.predict.predictor import Predictor
-from mpa_dist.train.checkpoint import CheckpointError
+from mpa_dist.train.checkpoint import CheckpointError, read_meta
 
 _ARG = {"smiles": "smiles", "formula": "formulas", "structure": "structures"}
+_KINDS = {"smiles": "molecules", "formula": "compositions", "structure": "structures"}
 
 
-def run_predict(cfg) -> pd.DataFrame:
-    ckpt = OmegaConf.to_container(cfg.ckpt) if OmegaConf.is_list(cfg.ckpt) else str(cfg.ckpt)
+def _ckpt(cfg):
+    """ckpt=, or the model shipped inside the package when it is not given."""
+    if cfg.ckpt is None:
+        from mpa_dist import pretrained
+
+        if not pretrained.available():
+            raise SystemExit(f"error: {pretrained.missing_message()}")
+        return pretrained.model_path()
+    return OmegaConf.to_container(cfg.ckpt) if OmegaConf.is_list(cfg.ckpt) else str(cfg.ckpt)
+
+
+def describe(cfg, ckpt) -> str:
+    """list=true: the properties with units, test MAE and training sizes; card=true: the model card."""
+    if isinstance(ckpt, list):
+        raise SystemExit("error: list= and card= describe one model, not an ensemble")
+    try:
+        rel = release.read_release(ckpt)
+        if cfg.get("card"):
+            if rel is None:
+                raise SystemExit(f"error: {ckpt} is a plain export, not a release: it has no model card (mpa-release "
+                                 f"builds one from a sweep)")
+            return release.model_card(rel)
+        if rel is not None:
+            return release.properties_text(rel)
+        meta = read_meta(ckpt)
+    except CheckpointError as e:
+        raise SystemExit(f"error: {e}") from None
+    rows = [{"head": h["name"], "input": meta.tasks.get(label_of(h["name"]), {}).get("input"),
+             "unit": meta.tasks.get(label_of(h["name"]), {}).get("unit", "") or "1"} for h in meta.heads]
+    return (f"{len(rows)} heads of {ckpt} ({meta.phase}; a plain export: its test errors are in its run folder)\n"
+            + pd.DataFrame(rows).to_string(index=False))
+
+
+def run_predict(cfg) -> pd.DataFrame | None:
+    if cfg.get("list") or cfg.get("card"):
+        print(describe(cfg, _ckpt(cfg)))
+        return None
     device = str(cfg.device)
     given = [k for k in ("input", "smiles", "formulas") if cfg.get(k) is not None]
     if len(given) != 1:
         raise SystemExit(f"mpa-predict: give exactly one of input=<file>, smiles=[...], formulas=[...] "
-                         f"({'none' if not given else ', '.join(given)} given)")
+                         f"({'none' if not given else ', '.join(given)} given), or list=true or card=true")
+    ckpt = _ckpt(cfg)
     try:
         if given[0] == "input":
             inputs = read_inputs(str(cfg.input), cfg.smiles_column, cfg.formula_column)
@@ -41,6 +81,13 @@ def run_predict(cfg) -> pd.DataFrame:
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out, index=False, float_format="%.6g")
     print(summary(table, str(cfg.input) if given[0] == "input" else f"the command line ({given[0]}=)", out))
+    if predictor.release:
+        n = sum(h.column in pred.columns for h in predictor.heads)
+        print(f"{n} properties of {len(predictor.heads)} take this input ({_KINDS[inputs.kind]}); `mpa-predict "
+              f"list=true` lists them with their test MAE, `card=true` prints the model card")
+    warned = int((table["warning"].fillna("").astype(str) != "").sum())
+    if warned:
+        print(f"{warned} rows with a warning (an element outside the training data): see the warning column")
     return table
 
 
