@@ -149,7 +149,19 @@ def _app(name: str, run) -> None:
 
 
 def _phase(cfg):
+    from mpa_dist import pretrained
     from mpa_dist.train.run import run_phase
+
+    init = cfg.get("init_from")
+    if init is not None:
+        if str(init) == pretrained.NAME:  # init_from=pretrained: the shipped model
+            try:
+                cfg.init_from = pretrained.init_from(init)
+            except FileNotFoundError as e:
+                raise SystemExit(f"{_prog(cfg.phase)}: {e}") from None
+        if cfg.init_from == pretrained.model_path() and not cfg.get("sweep"):
+            print(f"{cfg.phase}: starting from the model shipped inside the package, {cfg.init_from} (mid-trained: "
+                  f"the MPA arm); init_from=<export> starts from another", flush=True)
 
     if cfg.phase == "posttrain" and cfg.get("sweep"):
         from mpa_dist.tune.sweep import run_sweep

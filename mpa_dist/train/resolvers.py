@@ -32,6 +32,16 @@ def task_name(task) -> str:
     return Path(str(task)).stem if str(task).endswith((".csv", ".json", ".db", ".xyz", ".extxyz")) else str(task)
 
 
+def default_init(own) -> str:
+    """Post-training's default init_from (configs/posttrain.yaml): this run's mid-trained model when it
+    exists, else the model shipped inside the package when there is one (mpa_dist/pretrained)."""
+    from mpa_dist import pretrained
+
+    return pretrained.default_init(str(own))
+
+
+if not OmegaConf.has_resolver("default_init"):
+    OmegaConf.register_new_resolver("default_init", default_init)
 if not OmegaConf.has_resolver("task_name"):
     OmegaConf.register_new_resolver("task_name", task_name)
 if not OmegaConf.has_resolver("arm"):
