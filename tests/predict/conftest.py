@@ -89,3 +89,19 @@ def predict_cli(monkeypatch):
             root.handlers[:] = handlers
             root.setLevel(level)
     return run
+
+
+@pytest.fixture(scope="session")
+def lp_sweep(midtrained, tmp_path_factory):
+    """A finished smoke sweep of cached-feature post-training (finetune=lp, as sweep=demo and every_task):
+    boiling_point and expt_gap, MPA (the smoke mid-training) and direct, with the dummy and the rf, on local
+    Ray. The release is built from its MPA models."""
+    from launching import launch, smoke
+
+    tmp = tmp_path_factory.mktemp("lp_sweep")
+    out = tmp / "sweep"
+    launch("posttrain.py", *smoke(tmp, "posttrain", "sweep=smoke", "finetune=lp", f"sweep.out={out}",
+                                  f"sweep.arms.mpa={midtrained / 'midtrain' / 'model'}",
+                                  f"sweep.arms.direct={midtrained / 'pretrain' / 'model'}", "sweep.num_cpus=2"),
+           timeout=600)
+    return out

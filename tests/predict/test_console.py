@@ -17,7 +17,7 @@ except ImportError:  # Python 3.10
 ROOT = Path(__file__).resolve().parents[2]
 COMMANDS = {"mpa-catalog": "catalog", "mpa-make-shards": "make_shards", "mpa-pretrain": "pretrain",
             "mpa-midtrain": "midtrain", "mpa-posttrain": "posttrain", "mpa-predict": "predict",
-            "mpa-scaling": "scaling", "mpa-audit": "audit"}
+            "mpa-scaling": "scaling", "mpa-audit": "audit", "mpa-release": "release"}
 
 
 def declared() -> dict[str, str]:
@@ -40,7 +40,8 @@ def test_the_configs_ship_inside_the_package():
     assert CONFIGS == ROOT / "mpa_dist" / "configs" and (CONFIGS / "model" / "small.yaml").is_file()
     assert (ROOT / "configs").resolve() == CONFIGS  # the checkout's configs/ is a link to them
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
-    assert data == {"mpa_dist.configs": ["*.yaml", "*/*.yaml"]}
+    assert data == {"mpa_dist.configs": ["*.yaml", "*/*.yaml"],
+                    "mpa_dist.pretrained": ["*.safetensors", "*.json", "*.md"]}  # the shipped model
     assert not list(CONFIGS.glob("*/*/*.yaml"))  # nothing deeper than package-data's globs reach
 
 
@@ -54,20 +55,28 @@ def test_help_lists_what_the_command_uses_with_examples():
         assert key in predict
     pretrain, posttrain = help_text("pretrain"), help_text("posttrain")
     assert "model       base | large | small | tiny" in pretrain and "deepspeed   zero0" in pretrain
-    assert "sweep" not in pretrain.split("Keys")[0] and "sweep       demo | full | matbench | smoke" in posttrain
+    assert "sweep" not in pretrain.split("Keys")[0]
+    assert "sweep       demo | every_task | full | matbench | smoke" in posttrain
     assert "steps: ${size.steps.${phase}}" in pretrain  # the shared phase keys, with their comments
 
 
 def test_help_and_a_missing_key_from_the_command(tmp_path):
+    import os
+
+    env = {**os.environ, "MPA_PRETRAINED": str(tmp_path / "no_release")}  # as if the package shipped no model
     run = lambda *a: subprocess.run([sys.executable, "-m", "mpa_dist", *a], cwd=tmp_path, capture_output=True,
-                                    text=True, timeout=120, check=False)
+                                    text=True, timeout=120, check=False, env=env)
     p = run("predict", "--help")
     assert p.returncode == 0 and p.stdout.startswith("mpa-predict: Predictions of an exported model"), p.stderr
-    p = run("predict", "smiles=[CCO]")
+    p = run("predict", "smiles=[CCO]")  # without ckpt=: the shipped model, and none is shipped
     assert p.returncode == 1 and "Traceback" not in p.stderr, p.stderr
-    assert p.stderr.strip().splitlines()[-1].startswith("mpa-predict: missing required key ckpt=")
+    assert p.stderr.strip().splitlines()[-1].startswith("error: no model is shipped in ")
+    assert "mpa-release sweep_dir=" in p.stderr and "or give ckpt=<export>" in p.stderr
     p = run("predict", "ckpt=x")
     assert p.returncode == 1 and "give exactly one of input=<file>, smiles=[...], formulas=[...]" in p.stderr
+    p = run("release")
+    assert p.returncode == 1
+    assert p.stderr.strip().splitlines()[-1].startswith("mpa-release: missing required key sweep_dir=")
 
 
 def test_every_declared_command_is_a_function():
