@@ -272,3 +272,26 @@ def test_every_task_sweep_covers_each_experimental_task_with_200_entries_or_more
     assert c["size"]["expt"] == 1000 and all(v["limit"] == 1000 for v in c["size"]["expt_tasks"].values())
     assert cells(sw) == [("random", 0), ("random", 1), ("random", 2), ("ood", 0)]
     assert set(sw["arms"]) == {"mpa", "direct"} and sw["baselines"] == ["dummy", "rf", "chemprop"]
+
+
+def test_a_refused_ray_connection_names_the_token_setting(monkeypatch):
+    """A cluster started with `ray start` wants a token: joining it without one says how to pass it."""
+    import ray
+
+    from mpa_dist.tune.sweep import start_ray
+
+    def refuse(**kw):
+        raise ConnectionError("Authentication failed")
+
+    monkeypatch.setattr(ray, "init", refuse)
+    monkeypatch.setenv("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")  # start_ray sets it: restored after the test
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    with pytest.raises(ConnectionError) as e:
+        start_ray({"address": "10.0.0.5:6379"})
+    msg = str(e.value)
+    assert msg.startswith("sweep.address=10.0.0.5:6379: could not join that Ray cluster (Authentication failed)")
+    assert "RAY_AUTH_MODE=token and its token in ~/.ray/auth_token or RAY_AUTH_TOKEN" in msg
+    assert msg.endswith("(RAY_AUTH_MODE is unset here)") and isinstance(e.value.__cause__, ConnectionError)
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")  # set, and still refused: what is set is said
+    with pytest.raises(ConnectionError, match=r"\(RAY_AUTH_MODE is token here\)$"):
+        start_ray({"address": "10.0.0.5:6379"})
