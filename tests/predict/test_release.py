@@ -87,6 +87,10 @@ def make_sweep(out: Path, backbones: dict | None = None) -> Path:
                   "n_test": 20 + i, "unit": unit, "val_score": 1.3 * scale, "model": None, "n_train": 160 + i},
                  {"task": task, "arm": "dummy", "split": "random", "seed": 0, "mae": 2 * scale, "accuracy": None,
                   "n_test": 20 + i, "unit": unit, "val_score": 2 * scale, "model": None, "n_train": 160 + i}]
+        if task == "boiling_point":  # Chemprop: molecular tasks only
+            rows.append({"task": task, "arm": "chemprop", "split": "random", "seed": 0, "mae": 0.9 * scale,
+                         "accuracy": None, "n_test": 20, "unit": unit, "val_score": scale, "model": None,
+                         "n_train": 160})
         exposure.append({"task": task, "arm": "mpa", "scheme": "random", "seed": 0, "exposed": 0,
                          "evaluation_compounds": 40 + i, "unknown_phases": [], "by_source": []})
     pd.DataFrame(rows).to_csv(out / "results.csv", index=False)
@@ -136,6 +140,7 @@ def test_release_json_records_units_errors_licences_and_the_sha256(sweep, built)
     # the seed-0 random-split rows of results.csv: the model, the rf and the dummy on the same split
     assert bp["test_mae"] == 30.0 and bp["rf_test_mae"] == 36.0 and bp["dummy_test_mae"] == 60.0
     assert bp["val"] == pytest.approx(33.0) and bp["n_train"] == 160 and bp["n_test"] == 20
+    assert bp["chemprop_test_mae"] == 27.0 and gap["chemprop_test_mae"] is None
     assert gap["test_mae"] == 0.5 and gap["n_train"] == 161 and gap["hyperparameters"] == {"optim.lr": 1e-3}
     assert bp["elements"] == ELEMENTS["boiling_point"] and bp["exposed"] == 0 and bp["evaluation_compounds"] == 40
     assert rel["exposure"] == {"audited": 2, "of": 2, "exposed": 0, "evaluation_compounds": 81, "unknown_phases": [],
@@ -317,6 +322,7 @@ def test_the_model_card_lists_every_property_with_its_baselines_and_the_command(
         assert f"| {h['unit']} |" in row and rl._fmt(h["test_mae"]) in row and rl._fmt(h["rf_test_mae"]) in row
         assert rl._fmt(h["dummy_test_mae"]) in row and f"| {h['n_train']} |" in row
     assert "ahead of the rf on 2 of 2 regression properties" in card
+    assert "| test | rf | dummy | Chemprop |" in card and "| 60 | 27 | yes |" in card and "| 1 | - | yes |" in card
     assert "0 of 81 evaluation compounds" in card and "Splits by compound" in card
     assert "CC BY-NC 4.0" in card and "## Intended use and limits" in card
     assert "make every-task\nmpa-release sweep_dir=runs/every_task/sweep out=mpa_dist/pretrained" in card
