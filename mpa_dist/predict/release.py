@@ -308,6 +308,8 @@ def build_release(sweep: str | Path, out: str | Path, arm: str = "mpa", scheme: 
         models[row["task"]] = checkpoint.load_exported(path)  # its sha256 checked
     state, meta = merge(models)
     record = release_record(sweep, rows, cell, models, meta, arm, scheme, seed)
+    # tasks the sweep scored (a baseline's row) without a model of this arm: a failed trial, say
+    record["left_out"] = sorted(set(cell["task"]) - set(rows["task"])) if tasks is None else []
     tmp = out / ".release.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -396,7 +398,11 @@ def properties_text(rel: dict) -> str:
         df[c] = df[c].map(lambda x: "-" if x is None or (isinstance(x, float) and math.isnan(x)) else str(int(x)))
     head = (f"{len(df)} properties ({rel['sweep']['scheme']} split, seed {rel['sweep']['seed']}; test errors on "
             f"entries no phase trained on; rf and dummy on the same split)")
-    return head + "\n" + df.drop(columns=["column"]).to_string(index=False)
+    text = head + "\n" + df.drop(columns=["column"]).to_string(index=False)
+    if rel.get("left_out"):
+        text += (f"\nnot in the release (the sweep has no {rel['sweep']['arm']} model for them): "
+                 f"{', '.join(rel['left_out'])}")
+    return text
 
 
 def _beats(h: dict) -> str:
@@ -463,7 +469,9 @@ def model_card(rel: dict) -> str:
         f"Test error of each head on its task's test split, beside a random forest (rf) and a dummy (the training "
         f"mean or majority class) fitted on the same training entries and scored on the same test entries. "
         f"The heads are ahead of the rf on {ahead} of {len(regress)} regression properties."
-        + (" Chemprop v2 where the sweep fitted it (molecular properties), on the same entries." if chemprop else ""),
+        + (" Chemprop v2 where the sweep fitted it (molecular properties), on the same entries." if chemprop else "")
+        + (f" Not in the release (the sweep has no {sw['arm']} model for them): {', '.join(rel['left_out'])}."
+           if rel.get("left_out") else ""),
         "",
         "| property | input | unit | metric | test | rf | dummy |" + (" Chemprop |" if chemprop else "")
         + " ahead of rf | validation | n_train | n_test |",

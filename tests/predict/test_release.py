@@ -8,6 +8,7 @@ post-training on the smoke chain, tests/conftest.py)."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -210,7 +211,16 @@ def test_what_to_merge_comes_from_results_csv(sweep, tmp_path):
     with pytest.raises(rl.ReleaseError, match="is not there"):  # seed 1's rows name models the sweep did not keep
         rl.build_release(sweep, tmp_path / "out", seed=1)
     one = rl.build_release(sweep, tmp_path / "one", tasks=["expt_gap"])
-    assert [h["name"] for h in one["heads"]] == ["expt_gap@expt_gap"]
+    assert [h["name"] for h in one["heads"]] == ["expt_gap@expt_gap"] and one["left_out"] == []
+    # a task the sweep scored without an MPA model (a failed trial) is left out, and said so
+    res = pd.read_csv(sweep / "results.csv")
+    failed = tmp_path / "failed"
+    shutil.copytree(sweep, failed)
+    res[~((res["task"] == "boiling_point") & (res["arm"] == "mpa"))].to_csv(failed / "results.csv", index=False)
+    rel = rl.build_release(failed, tmp_path / "two")
+    assert [h["task"] for h in rel["heads"]] == ["expt_gap"] and rel["left_out"] == ["boiling_point"]
+    assert "not in the release (the sweep has no mpa model for them): boiling_point" in rl.properties_text(rel)
+    assert "Not in the release (the sweep has no mpa model for them): boiling_point." in rl.model_card(rel)
 
 
 def test_a_release_over_its_size_budget_is_refused_and_nothing_is_written(sweep, tmp_path):
