@@ -243,3 +243,25 @@ def test_an_ensemble_of_no_heads_is_refused():
     with pytest.raises(ValueError, match="finetune.ensemble must be >= 1"):
         validate(OmegaConf.create({"phase": "posttrain", "finetune": {"ensemble": 0}}))
     assert validate(OmegaConf.create({"phase": "posttrain", "finetune": {"ensemble": 3}})).finetune.ensemble == 3
+
+
+@pytest.mark.slow
+def test_max_seconds_stops_a_post_training_at_its_deadline_with_its_best_kept(tmp_path):
+    """finetune.max_seconds: past the deadline the run validates once, keeps the best so far and stops, where
+    500 steps with their first validation at step 500 were asked for."""
+    from hydra import compose, initialize_config_dir
+
+    import mpa_dist.train.resolvers  # noqa: F401
+    from launching import ROOT
+    from mpa_dist.train import checkpoint
+    from mpa_dist.train.run import run_phase
+
+    overrides = smoke(tmp_path, "posttrain", "init_from=null", "finetune.task=expt_gap", "steps=500",
+                      "eval_every=500", "ckpt_every=500", "finetune.max_seconds=0.001", "finetune.test=false")
+    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
+        cfg = compose("posttrain", overrides=overrides)
+    evals = []
+    r = run_phase(cfg, on_eval=lambda step, val, score, best: evals.append((step, score, best)))
+    assert r["step"] == 1 and [e[0] for e in evals] == [1]  # the first step already ran past 1 ms
+    assert evals[0][2] == evals[0][1] < float("inf") and r["best_val_score"] == evals[0][2]
+    assert checkpoint.exists(tmp_path / "posttrain" / "best") and checkpoint.exists(tmp_path / "posttrain" / "model")
