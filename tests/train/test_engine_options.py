@@ -18,22 +18,43 @@ def _loads_plain(run_dir):
     return state
 
 
+def _checkpoint(run_dir, step: int) -> dict:
+    return torch.load(run_dir / "checkpoints" / f"step{step:09d}" / "mp_rank_00_model_states.pt", weights_only=False)
+
+
 @pytest.mark.slow
 def test_zero3_trains_and_exports_consolidated_weights(tmp_path):
+    from deepspeed.utils.zero_to_fp32 import get_fp32_state_dict_from_zero_checkpoint
+
     launch("pretrain.py", *smoke(tmp_path, "pretrain", "deepspeed=zero3", "~data.sources.mlearn"))
     state = _loads_plain(tmp_path / "pretrain")  # ZeRO-3's partitioned placeholders would fail the shapes
     assert sum(v.numel() for v in state.values()) > 10_000
     assert result(tmp_path / "pretrain")["step"] == 12
+    # the export is the trained weights: those DeepSpeed's own tool rebuilds from the step-12 ZeRO-3 partitions
+    full = get_fp32_state_dict_from_zero_checkpoint(str(tmp_path / "pretrain" / "checkpoints"), tag="step000000012")
+    params = [k for k in full if k in state and state[k].is_floating_point()]
+    assert len(params) > 20
+    for k in params:
+        torch.testing.assert_close(state[k], full[k].float(), rtol=0, atol=0, msg=k)
 
 
 @pytest.mark.slow
 def test_ema_with_gradient_accumulation_exports_the_average(tmp_path):
+    """ema_decay=0.5 with 2 micro-batches a step: the average moves once per optimizer step, so between the
+    checkpoints of steps 10 and 12 (one optimizer step, at 12) it becomes 0.5 x itself + 0.5 x the weights."""
     launch("pretrain.py", *smoke(tmp_path, "pretrain", "ema_decay=0.5", "optim.grad_accum=2"))
-    state = _loads_plain(tmp_path / "pretrain")
-    last = torch.load(sorted((tmp_path / "pretrain" / "checkpoints").glob("step*"))[-1] / "mp_rank_00_model_states.pt",
-                      weights_only=False)["module"]
-    differs = [k for k in state if k in last and last[k].is_floating_point() and not torch.equal(state[k], last[k].float())]
+    run = tmp_path / "pretrain"
+    state = _loads_plain(run)
+    at10, at12 = _checkpoint(run, 10), _checkpoint(run, 12)
+    last, ema10 = at12["module"], at10["ema"]
+    params = [k for k in state if f"module.{k}" in ema10 and last[k].is_floating_point()]
+    assert len(params) > 20
+    differs = [k for k in params if not torch.equal(state[k], last[k].float())]
     assert differs  # the export holds the EMA weights, not the last step's
+    for k in params:
+        torch.testing.assert_close(state[k], 0.5 * ema10[f"module.{k}"].float() + 0.5 * last[k].float(), msg=k)
+    for k in params:  # the average exported is the one the last checkpoint holds for a resume
+        torch.testing.assert_close(state[k], at12["ema"][f"module.{k}"].float(), rtol=0, atol=0, msg=k)
 
 
 def test_zero3_with_force_training_is_refused_from_the_manifests_before_any_model():
@@ -55,6 +76,7 @@ def test_zero3_with_force_training_is_refused_from_the_manifests_before_any_mode
     check_engine(cfg(2), [with_forces])
 
 
+@pytest.mark.slow
 def test_bf16_trains_under_deepspeed_autocast_and_exports_float32_weights(tmp_path):
     """precision=bf16 on the default e3nn path: DeepSpeed's torch_autocast over float32 weights
     (tests/model/test_precision.py checks what runs in bf16 and what stays float32)."""
