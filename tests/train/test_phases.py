@@ -74,6 +74,7 @@ def test_three_phases_chain_and_report(pretrained):
         shutil.rmtree(ROOT / "runs" / name, ignore_errors=True)
 
 
+@pytest.mark.slow  # the session's smoke pre-training, then a launcher run
 def test_a_changed_model_is_not_resumed_from_its_folder(pretrained):
     p = launch("pretrain.py", *smoke(pretrained, "pretrain", "model.channels=8"), check=False)
     assert p.returncode != 0
