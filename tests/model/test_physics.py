@@ -64,6 +64,22 @@ def test_smooth_as_an_atom_approaches_a_molecule(model, qm9_records):
     checks.assert_smooth_at_cutoff(model, approach, model.cutoff)
 
 
+@pytest.mark.slow  # tracing only, no C++ build: ~20 s on 2 busy cores
+def test_compile_captures_the_whole_model_and_matches_eager(make_model, all_heads, mixed_batch):
+    """CI's compile check: TorchDynamo captures the model in one graph (fullgraph: a graph break is an error)
+    and AOTAutograd's graph gives the eager outputs. Inductor's code generation is the heavy test's below."""
+    import torch._dynamo
+
+    heads = [h for h in all_heads if h["readout"] != "energy"] + [{"name": "energy", "readout": "sum"}]
+    model = make_model("tiny", heads)
+    torch._dynamo.reset()
+    try:
+        checks.assert_compile_matches_eager(model, mixed_batch, atol=1e-8, rtol=1e-6, backend="aot_eager",
+                                            fullgraph=True)
+    finally:
+        torch._dynamo.reset()
+
+
 @pytest.mark.slow
 @pytest.mark.heavy  # inductor's C++ builds: 27 s on a good day, 113 s on a slow one
 def test_compile_matches_eager(make_model, all_heads, mixed_batch):
