@@ -210,3 +210,87 @@ def test_score_entries_keeps_every_model_arms_errors_per_entry(tmp_path):
                                      ("a-direct-random-s0", "a-dft_0-random-s0", "b-direct-random-s1")]
     assert list(got.columns) == ["task", "split", "arm", "seed", "key", "y", "p"]
     assert got["arm"].tolist() == ["direct", "direct", "dft_0", "dft_0"] and got["key"].tolist()[:2] == ["0001", "k2"]
+
+
+@pytest.mark.slow  # ~3 s, but it writes the smoke shards of three first-principles sources on first use
+def test_the_study_at_smoke_size_budgets_launches_and_reports_each_amount(tmp_path, monkeypatch):
+    """CI's scaling check (the end-to-end study is heavy): run_scaling on the smoke preset and its real shards,
+    with the phases' commands recorded instead of run. The amount-0 mid-training runs first with the preset's
+    steps and its measured structures per step sets the others' budget; each amount's mid-training gets its
+    first-principles limit; the sweep gets one arm per amount beside direct fine-tuning; the report is written
+    from the sweep's results (here synthetic: the trained models are the heavy test's)."""
+    import math
+    from pathlib import Path
+
+    import numpy as np
+
+    from mpa_dist.train import plan
+    from mpa_dist.tune import scaling
+
+    out, pre = tmp_path / "scaling", tmp_path / "pretrain" / "model"
+    cfg = _study("preset=smoke", "name=scaling_ci", f"out={out}", "amounts=[0,300]", "structures_per_step=null",
+                 f"pretrained={pre}", f"overrides=['data.shards_root={ROOT / 'shards' / 'test'}']", "seeds=[1]")
+    monkeypatch.setattr(scaling.checkpoint, "exists", lambda path: str(path) == str(pre))  # only the pre-trained
+    tasks, arms = ("boiling_point", "expt_gap"), ("direct", "dft_0", "dft_300")
+    mae = {"direct": 1.0, "dft_0": 0.9, "dft_300": 0.5, "dummy": 3.0, "rf": 1.2}  # x the task's scale
+    launched = []
+
+    def run(script, *overrides):
+        launched.append((script, list(overrides)))
+        kv = dict(o.split("=", 1) for o in overrides if "=" in o)
+        if script == "midtrain.py" and kv["run_dir"].endswith("dft_0"):
+            (tmp_path / "midtrain-dft_0").mkdir()
+            (tmp_path / "midtrain-dft_0" / "result.json").write_text(json.dumps({"speed": {"graphs_per_step": 40.0}}))
+        if script == "posttrain.py":  # the sweep's results.csv: every arm of the study and the baselines
+            sweep = Path(kv["sweep.out"])
+            sweep.mkdir(parents=True)
+            pd.DataFrame([{"task": t, "split": "random", "seed": 1, "arm": a, "mae": m * s, "accuracy": np.nan,
+                           "n_test": 30, "unit": "u", "exposed": 0 if a in arms else np.nan,
+                           "model": f"best/{t}-{a}-random-s1/model" if a in arms else ""}
+                          for t, s in zip(tasks, (10.0, 0.1)) for a, m in mae.items()]).to_csv(sweep / "results.csv",
+                                                                                               index=False)
+
+    def entries(sweep_out, base, workers=None):  # the selected models' test errors, entry by entry
+        rng = np.random.default_rng(0)
+        rows = []
+        for t in tasks:
+            y, err = rng.normal(size=30), np.abs(rng.normal(size=30)) + 0.1
+            rows += [{"task": t, "split": "random", "arm": a, "seed": 1, "key": f"{t}/{i}", "y": y[i],
+                      "p": y[i] + mae[a] * err[i]} for a in arms for i in range(30)]
+        return pd.DataFrame(rows)
+
+    monkeypatch.setattr(scaling, "_launch", run)
+    monkeypatch.setattr(scaling, "score_entries", entries)
+    scaling.run_scaling(cfg)
+    assert [s for s, _ in launched] == ["midtrain.py", "midtrain.py", "posttrain.py"]  # pre-trained already
+    (_, mid0), (_, mid300), (_, post) = launched
+    common = ["experiment=smoke", "name=scaling_ci", f"data.shards_root={ROOT / 'shards' / 'test'}", f"init_from={pre}"]
+    assert mid0 == common + [f"run_dir={tmp_path / 'midtrain-dft_0'}", "data.dft_sources={}",
+                             "data.dft_share=[0.0,0.0]", "steps=12"]
+    # 300 structures of each source asked for: mid-training draws from their training splits, seen once at the
+    # mean first-principles share of 40 structures a step (the amount-0 run's), never below the preset's 12 steps
+    data = scaling.compose("midtrain", common[:3]).data
+    n = {s: plan.manifest(plan.shard_dir(str(ROOT / "shards" / "test"), s, "random", 300, 1))["splits"]["train"]
+         ["num_written"] for s in ("qm9", "oqmd_formation_enthalpy", "mp_gap")}
+    share = sum(data.dft_share) / 2
+    steps = max(12, math.ceil(sum(n.values()) / (40.0 * share)))
+    assert steps > 12 and mid300 == common + [f"run_dir={tmp_path / 'midtrain-dft_300'}", "size.qm9=300",
+                                              "size.composition_dft=300", f"steps={steps}"]
+    budgets = json.loads((out / "budgets.json").read_text())
+    assert budgets["dft_0"]["dft_structures"] == 0 and budgets["dft_0"]["midtrain_steps"] == 12
+    b = budgets["dft_300"]
+    assert b["dft_structures"] == sum(n.values()) and b["molecule_structures"] == n["qm9"]
+    assert b["midtrain_steps"] == steps and b["structures_per_step"] == 40.0 and not b["capped"]
+    arms_override = (f"+sweep.arms={{direct:'{pre}',dft_0:'{tmp_path / 'midtrain-dft_0' / 'model'}',"
+                     f"dft_300:'{tmp_path / 'midtrain-dft_300' / 'model'}'}}")
+    assert arms_override in post and "sweep=smoke" in post and "sweep.seeds=[1]" in post
+    assert f"sweep.out={out / 'sweep'}" in post
+    table = pd.read_csv(out / "scaling.csv").set_index("arm")
+    assert list(table.index) == ["dft_0", "dft_300"] and (table["tasks"] == 2).all() and (table["seeds"] == 1).all()
+    assert table.loc["dft_300", "mean_relative_mae"] == pytest.approx(0.5)
+    assert table.loc["dft_0", "mean_relative_mae"] == pytest.approx(0.9)
+    assert (table["vs_direct_interval_over"] == "entries").all()  # paired on the entries
+    md = (out / "scaling.md").read_text()
+    assert "budget mode **epochs**" in md and "Mid-training budgets" in md and "Trend from 0 to 300" in md
+    assert "molecule tasks" in md and "composition tasks" in md and "**0** evaluation compounds" in md
+    assert (out / "scaling.png").stat().st_size > 5000
