@@ -70,3 +70,41 @@ def test_report_counts_chemprop_only_where_it_ran():
     text = "\n".join(baseline_verdict(table.reset_index()))
     assert "**random split, mpa**: the random forest beats it on **1 of 2** tasks; Chemprop beats it on **1 of 1**" in text
     assert "A baseline beats the foundation model on 1 of 2" in text
+
+
+@pytest.mark.parametrize("task", ["boiling_point", "expt_gap"])
+def test_the_baselines_train_and_test_on_the_model_arms_entries_key_for_key(base, task, tmp_path):
+    """task_splits (what dummy, rf and chemprop fit and score on) lists, split by split, exactly the entries the
+    shards of a model arm's trial hold and its loader yields from them: the same keys, each once."""
+    import tarfile
+    from collections import Counter
+
+    from omegaconf import OmegaConf
+
+    from mpa_dist.baselines.run import task_splits
+    from mpa_dist.data.loader import build_loader
+    from mpa_dist.data.record import entry_key
+    from mpa_dist.data.shards import decode_sample
+    from mpa_dist.train import plan
+    from mpa_dist.train.schema import validate
+    from mpa_dist.tune.trial import trial_config
+
+    data = OmegaConf.create(base["data"])  # as run_baseline reads it (scheme random)
+    splits = task_splits(data, task, base["size"]["expt"])
+    # a trial of the mpa arm on this task, its sources found as its trainer finds them
+    cfg = validate(trial_config(base, {"task": task, "arm": "mpa", "scheme": "random", "seed": 0, "hp": {}}, tmp_path))
+    (src,) = plan.sources(cfg.data, write=False)
+    seen = {}
+    for split, (texts, y, keys) in splits.items():
+        assert len(keys) == len(set(keys)) == len(texts) == len(y) > 0, split
+        in_tars = []  # the samples the shard files hold
+        for s in src.manifest["shards"]:
+            if s["split"] == split:
+                with tarfile.open(f"{src.path}/{s['name']}") as t:
+                    in_tars += [entry_key(r.key) for m in t.getmembers()
+                                for r in decode_sample(t.extractfile(m).read())]
+        lc = plan.loader_config(cfg.data, [src], split, "epoch", {task: 1}, 5.0, seed=0, workers=0)
+        loaded = [entry_key(k) for b in build_loader(lc) for k in b.keys]  # what a model arm trains or is scored on
+        assert Counter(keys) == Counter(in_tars) == Counter(loaded), split
+        seen[split] = set(keys)
+    assert not (seen["train"] & seen["val"]) and not (seen["train"] & seen["test"]) and not (seen["val"] & seen["test"])
