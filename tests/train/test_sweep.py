@@ -295,3 +295,66 @@ def test_a_refused_ray_connection_names_the_token_setting(monkeypatch):
     monkeypatch.setenv("RAY_AUTH_MODE", "token")  # set, and still refused: what is set is said
     with pytest.raises(ConnectionError, match=r"\(RAY_AUTH_MODE is token here\)$"):
         start_ray({"address": "10.0.0.5:6379"})
+
+
+class _AfterFit(Exception):
+    pass
+
+
+@pytest.mark.slow
+@pytest.mark.multiprocess
+def test_a_resumed_sweep_runs_again_only_the_trials_that_did_not_finish(tmp_path, monkeypatch):
+    """sweep.resume=true restores Tune's experiment in sweep.out: a finished trial is not run again, one that
+    failed (as a sweep stopped mid-trial) is. The trials are stand-ins reporting at once; the rest of the sweep
+    (scoring, baselines, report) is left out: the run stops after Tune's fit, with the trials it returned."""
+    from hydra import compose, initialize_config_dir
+
+    from launching import ROOT
+    import mpa_dist.train.resolvers  # noqa: F401
+    from mpa_dist.tune import sweep, trial
+
+    out = tmp_path / "sweep"
+
+    def stand_in(config, base):  # a trial: pickled by value to Ray's workers (a local function)
+        import json
+        from pathlib import Path
+
+        from ray import tune
+
+        from mpa_dist.tune.space import flat
+
+        c, folder = flat(config), Path(base["sweep"]["out"])
+        with open(folder / "calls.jsonl", "a") as f:
+            f.write(json.dumps([c["task"], c["arm"]]) + "\n")
+        if c["arm"] == "direct" and not (folder / "direct_may_finish").exists():
+            raise RuntimeError("stopped mid-trial")
+        tune.report({"score": 1.0, "best_score": 1.0, "step": 3, "seconds": 0.1, "done": True,
+                     "trial_dir": str(folder / "trials" / tune.get_context().get_trial_name())})
+
+    returned = []
+
+    def after_fit(trials):
+        returned.append(trials)
+        raise _AfterFit
+
+    monkeypatch.setattr(sweep, "prepare", lambda base: None)  # no shards or checkpoints: the trials need none
+    monkeypatch.setattr(trial, "run_trial", stand_in)
+    monkeypatch.setattr(sweep, "_best_per_group", after_fit)
+    monkeypatch.setenv("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")
+    overrides = smoke(tmp_path, "posttrain", "sweep=smoke", f"sweep.out={out}", "sweep.tasks=[boiling_point]",
+                      "sweep.max_failures=0", "sweep.resume=true", "sweep.num_cpus=2")
+    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
+        cfg = compose("posttrain", overrides=overrides)
+    calls = lambda: [tuple(json.loads(x)) for x in (out / "calls.jsonl").read_text().splitlines()]
+    with pytest.raises(_AfterFit):  # the first start: nothing to resume; direct's trial stops with an error
+        sweep.run_sweep(cfg)
+    first = returned[-1].set_index("arm")
+    assert sorted(calls()) == [("boiling_point", "direct"), ("boiling_point", "mpa")]
+    assert first.loc["mpa", "done"] and not first.loc["mpa", "error"] and first.loc["direct", "error"]
+    (out / "direct_may_finish").touch()
+    with pytest.raises(_AfterFit):  # the same command again
+        sweep.run_sweep(cfg)
+    assert sorted(calls()[2:]) == [("boiling_point", "direct")]  # mpa's finished trial was not run again
+    again = returned[-1].set_index("arm")
+    assert again["done"].all() and not again["error"].any() and len(again) == 2
+    assert again.loc["mpa", "trial_dir"] == first.loc["mpa", "trial_dir"]  # its result, restored
