@@ -30,7 +30,8 @@ def test_zero3_trains_and_exports_consolidated_weights(tmp_path):
     state = _loads_plain(tmp_path / "pretrain")  # ZeRO-3's partitioned placeholders would fail the shapes
     assert sum(v.numel() for v in state.values()) > 10_000
     assert result(tmp_path / "pretrain")["step"] == 12
-    # the export is the trained weights: those DeepSpeed's own tool rebuilds from the step-12 ZeRO-3 partitions
+    # the export holds the last step's weights: DeepSpeed's consolidation of the step-12 ZeRO-3 partitions (the
+    # export consolidates the latest checkpoint; this pins that to the last step's, written before the export)
     full = get_fp32_state_dict_from_zero_checkpoint(str(tmp_path / "pretrain" / "checkpoints"), tag="step000000012")
     params = [k for k in full if k in state and state[k].is_floating_point()]
     assert len(params) > 20
