@@ -40,8 +40,8 @@ def _commit() -> str:
         return "unknown"
 
 
-def publish(run: Path, dest: Path, command: str) -> Path:
-    sweep = run / "sweep"
+def publish(run: Path, dest: Path, command: str, sweep: str = "sweep") -> Path:
+    sweep = run / sweep
     if not (sweep / "report.md").exists():
         raise FileNotFoundError(f"{sweep / 'report.md'}: the chain has not finished its sweep")
     dest.mkdir(parents=True, exist_ok=True)
@@ -73,8 +73,9 @@ def main() -> None:
     p.add_argument("run", type=Path, help="the chain's run folder, runs/<name>")
     p.add_argument("dest", type=Path, help="where the figures go, e.g. docs/results/every_task")
     p.add_argument("--command", default="make every-task", help="the command that made the run")
+    p.add_argument("--sweep", default="sweep", help="the sweep's folder inside the run (sweep.out)")
     a = p.parse_args()
-    print(publish(a.run, a.dest, a.command))
+    print(publish(a.run, a.dest, a.command, a.sweep))
 
 
 if __name__ == "__main__":
