@@ -97,7 +97,10 @@ install-check: data
 	$(call COMPILE,$(CHECK_DIR)/venv)
 	cd $(CHECK_DIR)/work && export PATH=$(CHECK_DIR)/venv/bin:$$PATH TORCH_EXTENSIONS_DIR=$(CHECK_DIR)/torch_extensions && \
 	  python -c "import mpa_dist, sys; assert '$(CURDIR)' not in mpa_dist.__file__, mpa_dist.__file__" && \
-	  mpa-predict --help > $(CHECK_DIR)/help.txt && head -3 $(CHECK_DIR)/help.txt && SHARDS=$(CURDIR)/shards/test bash $(CURDIR)/examples/quickstart.sh
+	  mpa-predict --help > $(CHECK_DIR)/help.txt && head -3 $(CHECK_DIR)/help.txt && \
+	  mpa-predict list=true > $(CHECK_DIR)/list.txt && head -5 $(CHECK_DIR)/list.txt && mpa-predict smiles=[CCO,c1ccccc1O] output=$(CHECK_DIR)/shipped.csv && mpa-predict formulas=[NaCl] output=$(CHECK_DIR)/shipped_formulas.csv && \
+	  python -c "from mpa_dist import pretrained; from mpa_dist.predict.release import verify; verify(pretrained.folder())" && \
+	  SHARDS=$(CURDIR)/shards/test bash $(CURDIR)/examples/quickstart.sh
 	@echo "install-check: the installed package ran the quick start in $(CHECK_DIR)/work, $$(( $$(date +%s) - $$(cat $(CHECK_DIR)/start) )) s in all"
 
 bench: data
