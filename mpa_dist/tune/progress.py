@@ -24,6 +24,14 @@ class FitClock:
     def total(self) -> float:
         return self.before + time.time() - self.start
 
+    # Tune pickles its callbacks with the experiment and a resumed sweep unpickles them: the copy must count
+    # from the resume and from the seconds saved so far, not from the first start's clock
+    def __getstate__(self) -> dict:
+        return {"path": self.path}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["path"].parent)
+
     def save(self) -> float:
         seconds = self.total()
         self.path.with_suffix(".tmp").write_text(json.dumps({"seconds": seconds}))

@@ -36,3 +36,17 @@ def test_a_restart_runs_only_the_steps_without_a_result(tmp_path, monkeypatch, c
     monkeypatch.setattr(chain.subprocess, "call", lambda cmd: 3)
     with pytest.raises(SystemExit, match=r"chain \[1/4\] catalogue: exited with 3"):
         chain.run(["experiment=smoke", "name=c", "sweep=smoke"])
+
+
+def test_the_fit_clock_of_a_resumed_sweep_adds_this_start_to_the_seconds_saved_before(tmp_path):
+    import pickle
+    import time
+
+    from mpa_dist.tune.progress import FitClock
+
+    clock = FitClock(tmp_path)
+    clock.start -= 100  # a first start that fitted for 100 s
+    assert 100 <= clock.save() < 101
+    copy = pickle.loads(pickle.dumps(clock))  # as Tune restores its callbacks on a resume
+    assert copy.before == pytest.approx(clock.total(), abs=1) and time.time() - copy.start < 1
+    assert 100 <= copy.save() < 101
