@@ -115,9 +115,8 @@ task("melting_point", "melting point", "K", "attention", (10.0, 1000.0), 5.0,
       ("bradley_melting_points", bradley_mp)])
 # CAS Common Chemistry gives a boiling point without its pressure (chemicals keeps the value only), and for
 # compounds that boil high it is often one at reduced pressure (didodecylamine: 453 K, where the random forest
-# predicts 658 K). Measured on the demo's test split (150 compounds, 2026-12-07): where CAS was the only source
-# (51), the random forest over-predicted by 23 K on average and a mid-trained MPA model by 39 K, against 0 K and
-# 9 K on the other 99. Its values are kept only where another measured source agrees.
+# predicts 658 K): on the demo's test split both models over-predicted the CAS-only compounds by tens of kelvin
+# and the others by a few (docs/history.md). Its values are kept only where another measured source agrees.
 _CAS_TB_WHY = "its boiling points carry no pressure, and many are at reduced pressure"
 task("boiling_point", "normal boiling point", "K", "attention", (4.0, 1200.0), 5.0,
      "Boiling point at 101.325 kPa; CAS Common Chemistry values kept only when another measured source confirms them.",
